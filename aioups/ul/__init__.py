@@ -36,3 +36,19 @@ __all__ = [
     "Primitive", "ProviderAborted", "ReleaseRequest", "ReleaseRequested", "ReleaseResponse",
     "Released", "Role", "Transition", "ULConfig", "ULConnection", "ULEvent", "State",
 ]
+
+from ._negotiation import AcceptorPolicy as AcceptorPolicy  # noqa: E402
+from ._negotiation import IdentityDecision as IdentityDecision  # noqa: E402
+from ._negotiation import Negotiated as Negotiated  # noqa: E402
+from ._negotiation import NegotiatedContext as NegotiatedContext  # noqa: E402
+from ._negotiation import PresentationContextProposal as PresentationContextProposal  # noqa: E402
+from ._negotiation import SupportedSyntax as SupportedSyntax  # noqa: E402
+from ._negotiation import answer_associate_rq as answer_associate_rq  # noqa: E402
+from ._negotiation import build_associate_rq as build_associate_rq  # noqa: E402
+from ._negotiation import negotiated_from_ac as negotiated_from_ac  # noqa: E402
+
+__all__ += [
+    "AcceptorPolicy", "IdentityDecision", "Negotiated", "NegotiatedContext",
+    "PresentationContextProposal", "SupportedSyntax", "answer_associate_rq",
+    "build_associate_rq", "negotiated_from_ac",
+]
