@@ -1,0 +1,82 @@
+"""SCP-side dispatch: a received request → its handler → the response to send.
+
+Handlers are async callables registered per ``(abstract syntax, request class)``; ``"*"`` as
+the abstract syntax matches any context.  A handler returns a response message (with or without
+data-set bytes).  Raising :class:`DIMSEStatusError` chooses the failure status; any other
+exception gives 0110H (processing failure) and is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..dimse import RESPONSE_TYPES, CEchoRQ, CEchoRSP, MessageReceived, Request, Response, Status
+from ..dimse import UnknownCommand
+from ..errors import DIMSEStatusError
+from ..ul import NegotiatedContext
+
+if TYPE_CHECKING:
+    from ._association import Association
+
+logger = logging.getLogger("aioups.net")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceRequest:
+    """What a handler receives: the request, its context and data-set bytes."""
+
+    association: Association
+    context: NegotiatedContext
+    message: Request
+    data_set: bytes | None
+
+
+HandlerReturn = Response | tuple[Response, bytes | None]
+Handler = Callable[[ServiceRequest], Awaitable[HandlerReturn]]
+Handlers = Mapping[tuple[str, type[Any]], Handler]
+
+
+def _failure(message: Request, status: int, comment: str | None = None) -> Response:
+    cls = RESPONSE_TYPES[type(message)]  # type: ignore[index]
+    return cls(message_id_being_responded_to=message.message_id,  # type: ignore[union-attr]
+               status=status, error_comment=comment)
+
+
+async def handle_request(handlers: Handlers, association: Association,
+                         context: NegotiatedContext,
+                         received: MessageReceived) -> tuple[Response, bytes | None] | None:
+    """Run the handler for one request; ``None`` when no response is due."""
+    message = received.message
+    if isinstance(message, UnknownCommand):
+        logger.warning("%s: unrecognised command field 0x%04X ignored", association.peer,
+                       message.command_field)
+        return None
+    if type(message) not in RESPONSE_TYPES:
+        return None
+    handler = handlers.get((context.abstract_syntax, type(message))) or handlers.get(
+        ("*", type(message)))
+    if handler is None:
+        known = any(key[0] == context.abstract_syntax for key in handlers)
+        status = Status.UNRECOGNIZED_OPERATION if known else Status.SOP_CLASS_NOT_SUPPORTED
+        return _failure(message, status), None
+    try:
+        result = await handler(ServiceRequest(association=association, context=context,
+                                              message=message, data_set=received.data_set))
+    except DIMSEStatusError as exc:
+        return _failure(message, exc.status, exc.error_comment), None
+    except Exception:
+        logger.exception("%s: handler for %s failed", association.peer, type(message).__name__)
+        return _failure(message, Status.PROCESSING_FAILURE, "processing failure"), None
+    if isinstance(result, tuple):
+        return result
+    return result, None
+
+
+async def echo_handler(request: ServiceRequest) -> HandlerReturn:
+    """The Verification SCP: answer every C-ECHO with success."""
+    assert isinstance(request.message, CEchoRQ)
+    return CEchoRSP(message_id_being_responded_to=request.message.message_id,
+                    affected_sop_class_uid=request.message.affected_sop_class_uid)
