@@ -50,6 +50,11 @@ class PDUFramer:
         self._max_pdata = value or UNLIMITED_PDATA_CEILING
 
     @property
+    def failed(self) -> bool:
+        """True after a header error: the stream cannot be resynchronised."""
+        return self._failed
+
+    @property
     def buffered(self) -> int:
         """Bytes received but not yet returned as PDUs."""
         return len(self._buffer) - self._pos
@@ -65,8 +70,9 @@ class PDUFramer:
         """Return the next complete PDU, or ``None`` if more bytes are needed.
 
         Raises:
-            PDUDecodeError: the stream is not valid PDUs.  The framer is unusable afterwards
-                (the stream cannot be resynchronised), and every later call raises again.
+            PDUDecodeError: the PDU is invalid.  After an error in a PDU's body the framer is
+                still in step and goes on with the next PDU; after an error in the header
+                (a length over the limit) ``failed`` is true and every later call raises again.
         """
         if self._failed:
             raise PDUDecodeError("framer already failed", abort_reason=AbortReason.UNEXPECTED_PDU)
@@ -92,10 +98,6 @@ class PDUFramer:
         elif end > 65536:
             del buf[:end]
             self._pos = 0
-        try:
-            if pdu_type == PDUType.P_DATA_TF:
-                return decode_pdata(body)
-            return decode_pdu(pdu_type, body)
-        except PDUDecodeError:
-            self._failed = True
-            raise
+        if pdu_type == PDUType.P_DATA_TF:
+            return decode_pdata(body)
+        return decode_pdu(pdu_type, body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import PDUDecodeError
+from ..errors import LocalProtocolError, PDUDecodeError
 from ..pdu import (
     AAbort,
     AAssociateAC,
@@ -47,6 +47,7 @@ class Context(Protocol):
 
     is_requestor: bool
     pending_rq: AAssociateRQ | None
+    pending_rq_bytes: bytes
 
     def send_bytes(self, data: bytes) -> None: ...
     def emit(self, event: ULEvent) -> None: ...
@@ -73,8 +74,12 @@ def _describe(trigger: object) -> str:
 
 
 def ae_1(c: Context, trigger: object, now: float) -> State:
-    """AE-1: issue TRANSPORT CONNECT (the driver connects); remember the RQ for AE-2."""
+    """AE-1: issue TRANSPORT CONNECT (the driver connects); remember the RQ for AE-2.
+
+    The RQ is encoded now, so an RQ that cannot be encoded is refused before any connection.
+    """
     assert isinstance(trigger, AssociateRequest)
+    c.pending_rq_bytes = encode_pdu(trigger.rq)
     c.pending_rq = trigger.rq
     return State.STA4
 
@@ -82,7 +87,7 @@ def ae_1(c: Context, trigger: object, now: float) -> State:
 def ae_2(c: Context, trigger: object, now: float) -> State:
     """AE-2: send A-ASSOCIATE-RQ PDU."""
     assert c.pending_rq is not None
-    c.send_bytes(encode_pdu(c.pending_rq))
+    c.send_bytes(c.pending_rq_bytes or encode_pdu(c.pending_rq))
     return State.STA5
 
 
@@ -143,6 +148,8 @@ def ae_8(c: Context, trigger: object, now: float) -> State:
 def dt_1(c: Context, trigger: object, now: float) -> State:
     """DT-1: send P-DATA-TF PDU."""
     assert isinstance(trigger, PDataRequest)
+    if not trigger.pdvs:
+        raise LocalProtocolError("a P-DATA-TF needs at least one PDV (UL-30)")
     c.send_bytes(encode_pdata((p.context_id, p.is_command | (p.is_last << 1), p.data)
                               for p in trigger.pdvs))
     return State.STA6

@@ -101,6 +101,7 @@ class ULConnection:
         self.config = config or ULConfig()
         self.is_requestor = role is Role.REQUESTOR
         self.pending_rq: AAssociateRQ | None = None
+        self.pending_rq_bytes = b""
         self.state = State.STA1
         self._framer = PDUFramer(max_pdata_length=self.config.max_pdu_length,
                                  max_other_length=self.config.max_other_pdu_length)
@@ -143,6 +144,8 @@ class ULConnection:
             LocalProtocolError: the primitive is not allowed in the current state (SM-03);
                 nothing is sent and the state is unchanged.
         """
+        if isinstance(primitive, AssociateRequest) and not self.is_requestor:
+            raise LocalProtocolError("an acceptor cannot request an association")
         self._step(_PRIMITIVE_EVENTS[type(primitive)], primitive, now, local=True)
 
     def data_to_send(self) -> bytes:
@@ -167,7 +170,9 @@ class ULConnection:
                 pdu: PDU | None = self._framer.next_pdu()
             except PDUDecodeError as exc:
                 self._step(Event.EVT19, exc, now)
-                break
+                if self._framer.failed:
+                    break  # a bad header: the stream cannot be resynchronised
+                continue
             if pdu is None:
                 break
             self._step(_PDU_EVENTS[type(pdu)], pdu, now)
