@@ -8,8 +8,7 @@ import time
 import aioups
 from aioups.errors import DIMSEStatusError
 
-from ._common import Address, add_connection_options, parse_address, ssl_context_from
-from ._common import timeouts_from
+from ._common import Address, add_connection_options, parse_address, ssl_context_from, timeouts_from
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -197,6 +197,6 @@ def decode_command(data: bytes) -> tuple[Message | UnknownCommand, bool]:
         if name and elem in values:
             kwargs[name] = values[elem]
     try:
-        return cls(**kwargs), has_data_set
+        return cls(**kwargs), has_data_set  # type: ignore[arg-type]  # VRs checked above
     except TypeError as exc:
         raise _fail(f"{cls.__name__}: {exc}") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -31,8 +31,8 @@ from ..errors import (
 )
 from ..pdu import AAssociateAC, AAssociateRJ, AAssociateRQ
 from ..ul import (
-    AbortRequest,
     Aborted,
+    AbortRequest,
     AssociateAccept,
     AssociateReject,
     AssociationAccepted,
@@ -40,7 +40,6 @@ from ..ul import (
     DataReceived,
     Negotiated,
     NegotiatedContext,
-    PDataRequest,
     Primitive,
     ProviderAborted,
     Released,
@@ -281,7 +280,7 @@ class Association:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    async def _send(self, primitives: list[PDataRequest] | list[Primitive]) -> None:
+    async def _send(self, primitives: Sequence[Primitive]) -> None:
         async with self._write_lock:
             now = anyio.current_time()
             try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
+
 import anyio
 import sniffio
 from anyio.abc import SocketStream

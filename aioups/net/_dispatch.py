@@ -13,8 +13,23 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..dimse import RESPONSE_TYPES, CEchoRQ, CEchoRSP, MessageReceived, Request, Response, Status
-from ..dimse import UnknownCommand
+from ..dimse import (
+    RESPONSE_TYPES,
+    CEchoRQ,
+    CEchoRSP,
+    CFindRQ,
+    MessageReceived,
+    NActionRQ,
+    NCreateRQ,
+    NDeleteRQ,
+    NEventReportRQ,
+    NGetRQ,
+    NSetRQ,
+    Request,
+    Response,
+    Status,
+    UnknownCommand,
+)
 from ..errors import DIMSEStatusError
 from ..ul import NegotiatedContext
 
@@ -34,15 +49,22 @@ class ServiceRequest:
     data_set: bytes | None
 
 
+#: Requests that get a response (C-CANCEL does not).
+_ANSWERABLE = (CEchoRQ, CFindRQ, NActionRQ, NCreateRQ, NDeleteRQ, NEventReportRQ, NGetRQ,
+               NSetRQ)
+
+AnswerableRequest = (
+    CEchoRQ | CFindRQ | NActionRQ | NCreateRQ | NDeleteRQ | NEventReportRQ | NGetRQ | NSetRQ
+)
 HandlerReturn = Response | tuple[Response, bytes | None]
 Handler = Callable[[ServiceRequest], Awaitable[HandlerReturn]]
 Handlers = Mapping[tuple[str, type[Any]], Handler]
 
 
-def _failure(message: Request, status: int, comment: str | None = None) -> Response:
-    cls = RESPONSE_TYPES[type(message)]  # type: ignore[index]
-    return cls(message_id_being_responded_to=message.message_id,  # type: ignore[union-attr]
-               status=status, error_comment=comment)
+def _failure(message: AnswerableRequest, status: int, comment: str | None = None) -> Response:
+    cls = RESPONSE_TYPES[type(message)]
+    return cls(message_id_being_responded_to=message.message_id, status=status,
+               error_comment=comment)
 
 
 async def handle_request(handlers: Handlers, association: Association,
@@ -54,7 +76,7 @@ async def handle_request(handlers: Handlers, association: Association,
         logger.warning("%s: unrecognised command field 0x%04X ignored", association.peer,
                        message.command_field)
         return None
-    if type(message) not in RESPONSE_TYPES:
+    if not isinstance(message, _ANSWERABLE):
         return None
     handler = handlers.get((context.abstract_syntax, type(message))) or handlers.get(
         ("*", type(message)))

@@ -35,7 +35,7 @@ from ..ul import (
 from ._association import Association, Timeouts
 from ._dispatch import Handler, Handlers, echo_handler
 from ._transport import (
-    STREAM_ERRORS,
+    STREAM_ERRORS_OR_TIMEOUT,
     SocketOptions,
     apply_socket_options,
     listening_socket,
@@ -148,7 +148,8 @@ class Server:
     async def _serve_connection(self, stream: ByteStream) -> None:
         config = self.config
         try:
-            peer = "%s:%s" % stream.extra(SocketAttribute.remote_address)[:2]
+            address = stream.extra(SocketAttribute.remote_address)
+            peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         except (anyio.TypedAttributeLookupError, TypeError):
             peer = "peer"
         apply_socket_options(stream, config.socket_options)
@@ -158,7 +159,7 @@ class Server:
                     stream = await TLSStream.wrap(stream, server_side=True,
                                                   ssl_context=config.ssl_context,
                                                   standard_compatible=False)
-            except (*STREAM_ERRORS, TimeoutError) as exc:
+            except STREAM_ERRORS_OR_TIMEOUT as exc:
                 logger.info("%s: TLS handshake failed: %r", peer, exc)
                 return
         conn = ULConnection(Role.ACCEPTOR, ULConfig(max_pdu_length=config.max_pdu_length,

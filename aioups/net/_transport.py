@@ -21,6 +21,8 @@ STREAM_ERRORS: tuple[type[BaseException], ...] = (
     anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError,
     anyio.IncompleteRead, OSError, ssl.SSLError,
 )
+#: The same, plus a timeout (TLS handshakes).
+STREAM_ERRORS_OR_TIMEOUT: tuple[type[BaseException], ...] = (*STREAM_ERRORS, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,4 +121,4 @@ async def serve_connections(sock: socket.socket,
             except OSError:  # e.g. EMFILE: keep serving the connections we have
                 await anyio.sleep(0.1)
                 continue
-            tg.start_soon(handler, stream)
+            tg.start_soon(handler, stream)  # type: ignore[arg-type]  # it is a ByteStream

@@ -167,7 +167,7 @@ def _common_ext(sub: _Reader) -> SOPClassCommonExtendedNegotiation:
                                              related_general_sop_classes=tuple(uids))
 
 
-def _user_information(r: _Reader) -> UserInformation:  # noqa: C901 - one branch per sub-item
+def _user_information(r: _Reader) -> UserInformation:
     fields: dict[str, object] = {}
     roles, ext, common, unknown = [], [], [], []
     for item_type, sub in r.items():

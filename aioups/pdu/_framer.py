@@ -83,7 +83,8 @@ class PDUFramer:
         limit = self._max_pdata if pdu_type == PDUType.P_DATA_TF else self._max_other
         if length > limit:
             self._failed = True
-            reason = (AbortReason.INVALID_PDU_PARAMETER_VALUE if pdu_type in PDUType._value2member_map_
+            known = pdu_type in PDUType._value2member_map_
+            reason = (AbortReason.INVALID_PDU_PARAMETER_VALUE if known
                       else AbortReason.UNRECOGNIZED_PDU)
             raise PDUDecodeError(f"PDU length {length} exceeds the local limit {limit}",
                                  pdu_type=pdu_type, offset=2, abort_reason=reason)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from ._enums import ContextResult, UserIdentityType
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownItem:
     """An item or sub-item of a type this codec does not know; kept and re-encoded as is."""
@@ -24,7 +23,7 @@ class UnknownItem:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresentationContextRQItem:
-    """Presentation Context item of an A-ASSOCIATE-RQ (20H): one abstract syntax, n transfer syntaxes."""
+    """Presentation Context item of an A-ASSOCIATE-RQ (20H): one abstract, n transfer syntaxes."""
 
     context_id: int
     abstract_syntax: str
@@ -90,7 +89,7 @@ class UserIdentityRQ:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserIdentityAC:
-    """User Identity sub-item of the AC (59H): the server response (Kerberos ticket, SAML response)."""
+    """User Identity sub-item of the AC (59H): the server response (Kerberos ticket, SAML)."""
 
     server_response: bytes = b""
 

@@ -20,6 +20,15 @@ from ._fsm import UNDEFINED as UNDEFINED
 from ._fsm import Action as Action
 from ._fsm import Event as Event
 from ._fsm import State as State
+from ._negotiation import AcceptorPolicy as AcceptorPolicy
+from ._negotiation import IdentityDecision as IdentityDecision
+from ._negotiation import Negotiated as Negotiated
+from ._negotiation import NegotiatedContext as NegotiatedContext
+from ._negotiation import PresentationContextProposal as PresentationContextProposal
+from ._negotiation import SupportedSyntax as SupportedSyntax
+from ._negotiation import answer_associate_rq as answer_associate_rq
+from ._negotiation import build_associate_rq as build_associate_rq
+from ._negotiation import negotiated_from_ac as negotiated_from_ac
 from ._primitives import AbortRequest as AbortRequest
 from ._primitives import AssociateAccept as AssociateAccept
 from ._primitives import AssociateReject as AssociateReject
@@ -30,25 +39,40 @@ from ._primitives import ReleaseRequest as ReleaseRequest
 from ._primitives import ReleaseResponse as ReleaseResponse
 
 __all__ = [
-    "ACTION_TARGETS", "TRANSITIONS", "UNDEFINED", "AbortRequest", "Aborted", "Action",
-    "AssociateAccept", "AssociateReject", "AssociateRequest", "AssociationAccepted",
-    "AssociationRejected", "AssociationRequested", "DataReceived", "Event", "PDataRequest",
-    "Primitive", "ProviderAborted", "ReleaseRequest", "ReleaseRequested", "ReleaseResponse",
-    "Released", "Role", "Transition", "ULConfig", "ULConnection", "ULEvent", "State",
-]
-
-from ._negotiation import AcceptorPolicy as AcceptorPolicy  # noqa: E402
-from ._negotiation import IdentityDecision as IdentityDecision  # noqa: E402
-from ._negotiation import Negotiated as Negotiated  # noqa: E402
-from ._negotiation import NegotiatedContext as NegotiatedContext  # noqa: E402
-from ._negotiation import PresentationContextProposal as PresentationContextProposal  # noqa: E402
-from ._negotiation import SupportedSyntax as SupportedSyntax  # noqa: E402
-from ._negotiation import answer_associate_rq as answer_associate_rq  # noqa: E402
-from ._negotiation import build_associate_rq as build_associate_rq  # noqa: E402
-from ._negotiation import negotiated_from_ac as negotiated_from_ac  # noqa: E402
-
-__all__ += [
-    "AcceptorPolicy", "IdentityDecision", "Negotiated", "NegotiatedContext",
-    "PresentationContextProposal", "SupportedSyntax", "answer_associate_rq",
-    "build_associate_rq", "negotiated_from_ac",
+    "ACTION_TARGETS",
+    "TRANSITIONS",
+    "UNDEFINED",
+    "AbortRequest",
+    "Aborted",
+    "AcceptorPolicy",
+    "Action",
+    "AssociateAccept",
+    "AssociateReject",
+    "AssociateRequest",
+    "AssociationAccepted",
+    "AssociationRejected",
+    "AssociationRequested",
+    "DataReceived",
+    "Event",
+    "IdentityDecision",
+    "Negotiated",
+    "NegotiatedContext",
+    "PDataRequest",
+    "PresentationContextProposal",
+    "Primitive",
+    "ProviderAborted",
+    "ReleaseRequest",
+    "ReleaseRequested",
+    "ReleaseResponse",
+    "Released",
+    "Role",
+    "State",
+    "SupportedSyntax",
+    "Transition",
+    "ULConfig",
+    "ULConnection",
+    "ULEvent",
+    "answer_associate_rq",
+    "build_associate_rq",
+    "negotiated_from_ac",
 ]

@@ -165,7 +165,7 @@ class ULConnection:
         if self.state is State.STA1:
             return []
         self._framer.feed(data)
-        while self.state is not State.STA1:
+        while self._open():
             try:
                 pdu: PDU | None = self._framer.next_pdu()
             except PDUDecodeError as exc:
@@ -195,6 +195,10 @@ class ULConnection:
         return self.receive_data(b"", now)
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _open(self) -> bool:
+        # A method, not an inline comparison: actions change ``state`` behind mypy's back.
+        return self.state is not State.STA1
 
     def _take_events(self) -> list[ULEvent]:
         events = self._events
