@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 import anyio
 
 from .._uids import VERIFICATION
-from ..dimse import CEchoRQ, Status
-from ..errors import AioupsError, AssociationAborted, AssociationTimeout
+from ..dimse import CEchoRQ, Status, StatusCategory
+from ..errors import AioupsError, AssociationAborted, AssociationTimeout, DIMSEStatusError
 from ..pdu import DICOM_APPLICATION_CONTEXT, UserIdentityRQ
 from ..ul import (
     AssociateRequest,
@@ -98,10 +98,16 @@ async def _establish(association: Association, conn: ULConnection) -> None:
 
 
 async def send_echo(association: Association, *, timeout: float | None = None) -> Status:
-    """Send C-ECHO on the Verification context and return the response status."""
+    """Send C-ECHO on the Verification context; returns the status (success or a warning).
+
+    Raises:
+        DIMSEStatusError: the SCP answered with a failure status.
+        NoAcceptedContext: Verification was not accepted.
+    """
     context = association.context_for(VERIFICATION)
     response, _ = await association.request(
-        context.context_id,
-        lambda message_id: CEchoRQ(message_id=message_id),
-        timeout=association.timeouts.response if timeout is None else timeout)
-    return Status(response.status)
+        context.context_id, lambda message_id: CEchoRQ(message_id=message_id), timeout=timeout)
+    status = Status(response.status)
+    if status.category not in (StatusCategory.SUCCESS, StatusCategory.WARNING):
+        raise DIMSEStatusError(status, response.error_comment)
+    return status
