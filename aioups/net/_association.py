@@ -400,6 +400,8 @@ class Association:
 
     async def _answer_rq(self, rq: AAssociateRQ) -> None:
         assert self._acceptor is not None, "an acceptor needs an acceptor callback"
+        if self._conn.state is not State.STA3:
+            return  # aborted already (more bytes came with the RQ): nothing to answer
         answer = await self._acceptor(rq)
         if self._debug:
             logger.debug("%s >> %r", self.peer, answer)
@@ -425,7 +427,9 @@ class Association:
         except RemoteProtocolError as exc:
             logger.warning("%s: %s; aborting", self.peer, exc)
             self._fail(AssociationAborted(-1, exc.abort_reason, str(exc)))
-            await self._send([AbortRequest()])
+            self._conn.protocol_error(exc, anyio.current_time())  # AA-8: provider A-ABORT
+            async with self._write_lock:
+                await self._flush()
             return
         for received in messages:
             if not self._route(received):

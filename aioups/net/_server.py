@@ -99,10 +99,14 @@ class ServerConfig:
 class ServerStatistics(NamedTuple):
     """Counters of a :class:`Server`."""
 
+    #: associations established now (what ``max_associations`` limits)
     active: int
     accepted: int
     rejected: int
+    #: TCP connections accepted since start
     connections: int
+    #: TCP connections open now (associations plus connections still negotiating or closing)
+    open_connections: int
 
 
 class Server:
@@ -116,11 +120,13 @@ class Server:
         self._accepted = 0
         self._rejected = 0
         self._connections = 0
+        self._open_connections = 0
         self.port: int | None = None
 
     def statistics(self) -> ServerStatistics:
         """How many associations are open now, and totals since start."""
-        return ServerStatistics(self._active, self._accepted, self._rejected, self._connections)
+        return ServerStatistics(self._active, self._accepted, self._rejected, self._connections,
+                                self._open_connections)
 
     async def serve(self, host: str = "0.0.0.0", port: int = 11112, *,
                     task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -136,13 +142,13 @@ class Server:
 
     async def _handle_connection(self, stream: ByteStream) -> None:
         self._connections += 1
-        self._active += 1
+        self._open_connections += 1
         try:
             await self._serve_connection(stream)
         except Exception:  # a server never stops serving because of one connection
             logger.exception("connection handler failed")
         finally:
-            self._active -= 1
+            self._open_connections -= 1
             await anyio.aclose_forcefully(stream)
 
     async def _serve_connection(self, stream: ByteStream) -> None:
@@ -168,10 +174,14 @@ class Server:
                                   handlers=self._handlers, pack_pdv=config.pack_pdv,
                                   peer=peer, acceptor=self._answer)
         conn.transport_connected(anyio.current_time())  # Evt5: Sta2, ARTIM running
-        await association.run()
+        try:
+            await association.run()
+        finally:
+            if association.negotiated is not None:
+                self._active -= 1
 
     async def _answer(self, rq: AAssociateRQ) -> AAssociateAC | AAssociateRJ:
-        if self._active > self.config.max_associations:
+        if self._active >= self.config.max_associations:
             self._rejected += 1
             return AAssociateRJ(result=RejectResult.TRANSIENT,
                                 source=RejectSource.SERVICE_PROVIDER_PRESENTATION,
@@ -189,6 +199,7 @@ class Server:
         answer = answer_associate_rq(rq, self._policy, identity)
         if isinstance(answer, AAssociateAC):
             self._accepted += 1
+            self._active += 1
         else:
             self._rejected += 1
         return answer

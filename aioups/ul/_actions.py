@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from ..errors import LocalProtocolError, PDUDecodeError
+from ..errors import LocalProtocolError, RemoteProtocolError
 from ..pdu import (
     AAbort,
     AAssociateAC,
@@ -60,7 +60,7 @@ ActionFn = Callable[[Context, object, float], State]
 
 def _abort_reason_for(trigger: object) -> AbortReason:
     """The provider-abort reason that describes a received trigger (SM-02)."""
-    if isinstance(trigger, PDUDecodeError):
+    if isinstance(trigger, RemoteProtocolError):  # PDUDecodeError or a DIMSE-level error
         return AbortReason(trigger.abort_reason)
     if isinstance(trigger, UnknownPDU):
         return AbortReason.UNRECOGNIZED_PDU
@@ -68,7 +68,7 @@ def _abort_reason_for(trigger: object) -> AbortReason:
 
 
 def _describe(trigger: object) -> str:
-    if isinstance(trigger, PDUDecodeError):
+    if isinstance(trigger, RemoteProtocolError):
         return str(trigger)
     return f"unexpected {type(trigger).__name__}"
 

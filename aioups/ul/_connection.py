@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import NamedTuple
 
-from ..errors import LocalProtocolError, PDUDecodeError
+from ..errors import LocalProtocolError, PDUDecodeError, RemoteProtocolError
 from ..pdu import (
     DEFAULT_MAX_OTHER_LENGTH,
     PDU,
@@ -187,6 +187,14 @@ class ULConnection:
         if self._artim_deadline is not None and now >= self._artim_deadline:
             self._artim_deadline = None
             self._step(Event.EVT18, None, now)
+        return self._take_events()
+
+    def protocol_error(self, error: RemoteProtocolError, now: float) -> list[ULEvent]:
+        """A layer above found the content of a P-DATA-TF invalid (e.g. a PDV on a context
+        that was not accepted): handled as Evt19, so AA-8 sends A-ABORT (source 2) with
+        ``error.abort_reason``."""
+        if self._open():
+            self._step(Event.EVT19, error, now)
         return self._take_events()
 
     def send_failed(self, now: float) -> list[ULEvent]:

@@ -353,8 +353,10 @@ def test_aa3_abort_source_selects_abort_or_provider_abort(source: int, reason: i
        role=st.sampled_from(Role), version=st.integers(0, 0xFFFF))
 def test_any_cell_next_state_in_action_targets(state: State, event: Event, role: Role,
                                                version: int) -> None:
-    # transport_connected() is Evt2 for a requestor and Evt5 for an acceptor.
-    role = {Event.EVT2: Role.REQUESTOR, Event.EVT5: Role.ACCEPTOR}.get(event, role)
+    # transport_connected() is Evt2 for a requestor and Evt5 for an acceptor, and only a
+    # requestor may issue an A-ASSOCIATE request (Evt1).
+    role = {Event.EVT1: Role.REQUESTOR, Event.EVT2: Role.REQUESTOR,
+            Event.EVT5: Role.ACCEPTOR}.get(event, role)
     conn = make_conn(state, role)
     action = TRANSITIONS.get((state, event))
     try:
@@ -382,6 +384,13 @@ def test_ae1_unencodable_rq_refused_before_connecting() -> None:
     conn = ULConnection(Role.REQUESTOR)
     with pytest.raises(LocalProtocolError):
         conn.send(AssociateRequest(rq=replace(RQ, called_ae_title="X" * 17)), NOW)
+    assert conn.state is State.STA1
+
+
+def test_acceptor_associate_request_refused() -> None:
+    conn = ULConnection(Role.ACCEPTOR)
+    with pytest.raises(LocalProtocolError):
+        conn.send(AssociateRequest(rq=RQ), NOW)
     assert conn.state is State.STA1
 
 
