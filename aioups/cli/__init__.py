@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -39,11 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     try:
         return int(anyio.run(args.run, args, backend=args.backend))
-    except UsageError as exc:
-        print(f"aioups {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except AioupsError as exc:
-        print(f"aioups {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return exit_code_for(exc)
-    except KeyboardInterrupt:
-        return 130
+    except BaseException as exc:  # every outcome becomes one line and an exit code
+        leaves = _leaves(exc)  # trio wraps errors raised inside task groups
+        if all(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+            return 130
+        if len(leaves) != 1:
+            raise
+        error = leaves[0]
+        if isinstance(error, UsageError):
+            print(f"aioups {args.command}: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(error, AioupsError):
+            print(f"aioups {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
+            return exit_code_for(error)
+        raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from dataclasses import fields
 from enum import Enum
+from typing import final
 
 from ..errors import RemoteProtocolError
 from ..pdu import AbortReason
@@ -159,6 +160,7 @@ def decode_command_elements(data: bytes) -> dict[int, object]:
     return values
 
 
+@final
 class UnknownCommand:
     """A command set whose Command Field aioups does not know (answered with 0211H)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
+from typing import final
 
 from ..errors import RemoteProtocolError
 from ..pdu import PDV, AbortReason
@@ -18,6 +19,7 @@ from ._fragments import MessageAssembler, fragment_message
 from ._messages import Message
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
     """A complete DIMSE message: its context, the decoded command and the raw data set."""
@@ -27,6 +29,7 @@ class MessageReceived:
     data_set: bytes | None
 
 
+@final
 class DIMSEEngine:
     """Message assembly, encoding and Message ID allocation for one association.
 

@@ -7,6 +7,8 @@ streams, because element headers may be split anywhere (UL-33).
 
 from __future__ import annotations
 
+from typing import final
+
 from ..errors import RemoteProtocolError
 from ..pdu import PDV, AbortReason
 from ..ul import PDataRequest
@@ -49,6 +51,7 @@ def fragment_message(context_id: int, command: bytes, data_set: bytes | None,
     return [PDataRequest((p,)) for p in pdvs]
 
 
+@final
 class MessageAssembler:
     """Collects PDVs into (context_id, command bytes) and then data-set bytes.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import ClassVar, final
 
 from .._uids import VERIFICATION
 
@@ -62,6 +62,7 @@ class _Response:
     offending_element: tuple[int, ...] | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CEchoRQ:
     """C-ECHO-RQ (DIMSE-10)."""
@@ -72,6 +73,7 @@ class CEchoRQ:
     affected_sop_class_uid: str = VERIFICATION
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CEchoRSP(_Response):
     """C-ECHO-RSP."""
@@ -80,6 +82,7 @@ class CEchoRSP(_Response):
     affected_sop_class_uid: str | None = VERIFICATION
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CFindRQ:
     """C-FIND-RQ (DIMSE-11); the Identifier travels as the data set."""
@@ -91,6 +94,7 @@ class CFindRQ:
     priority: int = Priority.MEDIUM
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CFindRSP(_Response):
     """C-FIND-RSP; only Pending responses carry an Identifier (DIMSE-11)."""
@@ -99,6 +103,7 @@ class CFindRSP(_Response):
     affected_sop_class_uid: str | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CCancelRQ:
     """C-CANCEL-RQ: no Message ID of its own and no response (DIMSE-12)."""
@@ -108,6 +113,7 @@ class CCancelRQ:
     message_id_being_responded_to: int
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NEventReportRQ:
     """N-EVENT-REPORT-RQ; Event Information travels as the data set."""
@@ -120,6 +126,7 @@ class NEventReportRQ:
     event_type_id: int
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NEventReportRSP(_Response):
     """N-EVENT-REPORT-RSP; Event Reply travels as the data set."""
@@ -130,6 +137,7 @@ class NEventReportRSP(_Response):
     event_type_id: int | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NGetRQ:
     """N-GET-RQ; an absent Attribute Identifier List asks for every attribute."""
@@ -142,6 +150,7 @@ class NGetRQ:
     attribute_identifier_list: tuple[int, ...] | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NGetRSP(_Response):
     """N-GET-RSP; the Attribute List travels as the data set."""
@@ -152,6 +161,7 @@ class NGetRSP(_Response):
     attribute_identifier_list: tuple[int, ...] | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NSetRQ:
     """N-SET-RQ; the Modification List travels as the data set."""
@@ -163,6 +173,7 @@ class NSetRQ:
     requested_sop_instance_uid: str
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NSetRSP(_Response):
     """N-SET-RSP."""
@@ -173,6 +184,7 @@ class NSetRSP(_Response):
     attribute_identifier_list: tuple[int, ...] | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NActionRQ:
     """N-ACTION-RQ; Action Information travels as the data set."""
@@ -185,6 +197,7 @@ class NActionRQ:
     action_type_id: int
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NActionRSP(_Response):
     """N-ACTION-RSP; Action Reply travels as the data set."""
@@ -195,6 +208,7 @@ class NActionRSP(_Response):
     action_type_id: int | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NCreateRQ:
     """N-CREATE-RQ; without an instance UID the performer assigns one."""
@@ -206,6 +220,7 @@ class NCreateRQ:
     affected_sop_instance_uid: str | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NCreateRSP(_Response):
     """N-CREATE-RSP."""
@@ -215,6 +230,7 @@ class NCreateRSP(_Response):
     affected_sop_instance_uid: str | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NDeleteRQ:
     """N-DELETE-RQ."""
@@ -226,6 +242,7 @@ class NDeleteRQ:
     requested_sop_instance_uid: str
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NDeleteRSP(_Response):
     """N-DELETE-RSP."""

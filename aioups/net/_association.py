@@ -11,11 +11,10 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, final
 
 import anyio
 from anyio.abc import ByteStream, TaskGroup
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ..dimse import CCancelRQ, DIMSEEngine, MessageReceived, Request, Response, UnknownCommand
 from ..errors import (
@@ -52,7 +51,8 @@ from ..ul import (
     negotiated_from_ac,
 )
 from ..ul import AssociationRejected as ULAssociationRejected
-from ._dispatch import Handlers, handle_request
+from ._dispatch import Handlers
+from ._perform import Performer
 from ._sync import Gate
 from ._transport import STREAM_ERRORS
 
@@ -61,10 +61,8 @@ logger = logging.getLogger("aioups.net")
 #: Decides how to answer an A-ASSOCIATE-RQ (acceptor side).
 Acceptor = Callable[[AAssociateRQ], Awaitable[AAssociateAC | AAssociateRJ]]
 
-#: Most handler workers one association runs when the peer's window is unlimited.
-MAX_WORKERS = 64
 
-
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timeouts:
     """Timeouts in seconds (``None`` = wait forever), named after upsscu's options.
@@ -87,6 +85,7 @@ class Timeouts:
     artim: float = 30.0
 
 
+@final
 class AssociationStatistics(NamedTuple):
     """Counters of one association (``Association.statistics()``)."""
 
@@ -110,6 +109,7 @@ class _Pending:
         self.error: AioupsError | None = None
 
 
+@final
 class Association:
     """A DICOM association: made by :func:`aioups.open_association` (requestor) or by a
     :class:`aioups.Server` (acceptor), not constructed directly.
@@ -125,7 +125,6 @@ class Association:
         self._conn = conn
         self.timeouts = timeouts
         self.peer = peer
-        self._handlers = handlers or {}
         self._acceptor = acceptor
         self._pack_pdv = pack_pdv
         #: the negotiated parameters, once the association is established
@@ -140,12 +139,8 @@ class Association:
         self._established = anyio.Event()
         self._closed = anyio.Event()
         self._task_group: TaskGroup | None = None
-        self._work: MemoryObjectSendStream[MessageReceived] | None = None
-        self._workers = 0
-        self._busy = 0
-        self._release_due = False
-        self._inline_allowed = inline_handlers
-        self._inline = False
+        self._performer = Performer(self, handlers or {}, inline_allowed=inline_handlers,
+                                    on_idle=self._send_release_response)
         self._counts = [0, 0, 0]  # requests sent, responses received, requests received
         self._last_activity = anyio.current_time()
         self._debug = logger.isEnabledFor(logging.DEBUG)
@@ -165,7 +160,8 @@ class Association:
     def statistics(self) -> AssociationStatistics:
         """Counters and state, for monitoring and tests."""
         return AssociationStatistics(self._conn.state, self._counts[0], self._counts[1],
-                                     self._counts[2], len(self._pending), self._busy)
+                                     self._counts[2], len(self._pending),
+                                     self._performer.busy)
 
     def context_for(self, abstract_syntax: str, *, as_scp: bool = False) -> NegotiatedContext:
         """The first accepted context for ``abstract_syntax`` where we may act as SCU (or SCP).
@@ -328,8 +324,7 @@ class Association:
                 tg.cancel_scope.cancel()
         finally:
             self._fail(ConnectionLost(f"connection to {self.peer} closed"))
-            if self._work is not None:
-                self._work.close()
+            self._performer.close()
             await self._close_transport()
 
     async def _read_loop(self) -> None:
@@ -362,7 +357,7 @@ class Association:
         deadline = self._conn.get_timer() or math.inf
         idle = self.timeouts.idle
         if idle is not None and self._conn.state is State.STA6 and not self._pending \
-                and not self._busy:
+                and not self._performer.busy:
             deadline = min(deadline, self._last_activity + idle)
         return deadline
 
@@ -417,7 +412,7 @@ class Association:
         self._engine = DIMSEEngine(negotiated.contexts, negotiated.peer_max_pdu_length,
                                    pack_pdv=self._pack_pdv)
         self._window = Gate(negotiated.max_operations_invoked)
-        self._inline = negotiated.max_operations_performed == 1 and self._inline_allowed
+        self._performer.configure(negotiated.max_operations_performed, self._task_group)
         self._established.set()
 
     async def _on_data(self, event: DataReceived) -> None:
@@ -432,18 +427,8 @@ class Association:
                 await self._flush()
             return
         for received in messages:
-            if not self._route(received):
-                continue
-            if self._inline:
-                # Synchronous peer (window 1): it cannot send another request before our
-                # response, so performing here saves a task switch per request.
-                self._busy += 1
-                try:
-                    await self._perform(received)
-                finally:
-                    self._busy -= 1
-            else:
-                self._dispatch(received)
+            if self._route(received):
+                await self._performer.submit(received)
 
     def _route(self, received: MessageReceived) -> bool:
         """Deliver a response to its caller; returns True for a request to perform."""
@@ -467,52 +452,13 @@ class Association:
         pending.done.set()
         return False
 
-    # -- performing requests -------------------------------------------------------------------
-
-    def _dispatch(self, received: MessageReceived) -> None:
-        """Queue a request for the handler workers, growing the pool up to the window."""
-        assert self._task_group is not None and self.negotiated is not None
-        if self._work is None:
-            self._work, receive = anyio.create_memory_object_stream[MessageReceived](math.inf)
-            self._receive_work = receive
-        self._busy += 1
-        limit = self.negotiated.max_operations_performed or MAX_WORKERS
-        if self._busy > self._workers and self._workers < min(limit, MAX_WORKERS):
-            self._workers += 1
-            self._task_group.start_soon(self._worker)
-        self._work.send_nowait(received)
-
-    async def _worker(self) -> None:
-        async for received in self._receive_work:
-            try:
-                await self._perform(received)
-            finally:
-                self._busy -= 1
-                if not self._busy and self._release_due:
-                    self._release_due = False
-                    await self._send_release_response()
-
-    async def _perform(self, received: MessageReceived) -> None:
-        assert self.negotiated is not None and self._engine is not None
-        context = self.negotiated.contexts[received.context_id]
-        reply = await handle_request(self._handlers, self, context, received)
-        if reply is None:
-            return
-        response, data_set = reply
-        if self._debug:
-            logger.debug("%s >> %r%s", self.peer, response, _describe(data_set))
-        try:
-            await self._send(self._engine.encode(received.context_id, response, data_set))
-        except AioupsError as exc:
-            logger.info("%s: could not answer %r: %s", self.peer, received.message, exc)
-
     async def _on_release_requested(self, event: ReleaseRequested) -> None:
         if event.collision:
             if self._conn.is_requestor:  # the requestor answers first (SM-06)
                 await self._send([ReleaseResponse()])
             return
-        if self._busy:
-            self._release_due = True  # answer once the running requests are answered
+        if self._performer.busy:
+            self._performer.release_due = True  # answer when the running requests are done
         else:
             await self._send_release_response()
 

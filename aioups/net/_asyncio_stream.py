@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
+from typing import final
 
 import anyio
 import sniffio
@@ -72,6 +73,7 @@ class _Protocol(asyncio.Protocol):
             self.reader.set_result(None)
 
 
+@final
 class AsyncioSocketStream(SocketStream):
     """``anyio.abc.SocketStream`` over an asyncio transport, tuned for request/response."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from ..dimse import (
     RESPONSE_TYPES,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aioups.net")
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServiceRequest:
     """What a handler receives: the request, its context and data-set bytes."""

@@ -6,7 +6,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, final
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute, TaskStatus
@@ -52,6 +52,7 @@ def _default_handlers() -> dict[tuple[str, type], Handler]:
     return {(VERIFICATION, CEchoRQ): echo_handler}
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ServerConfig:
     """How a :class:`Server` accepts and serves associations.
@@ -96,6 +97,7 @@ class ServerConfig:
             max_operations_performed=self.max_operations_performed)
 
 
+@final
 class ServerStatistics(NamedTuple):
     """Counters of a :class:`Server`."""
 
@@ -109,6 +111,7 @@ class ServerStatistics(NamedTuple):
     open_connections: int
 
 
+@final
 class Server:
     """A DICOM acceptor: ``await task_group.start(server.serve, host, 0)`` returns the port."""
 

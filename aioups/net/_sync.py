@@ -8,10 +8,12 @@ stays fair and cancellation-safe.
 from __future__ import annotations
 
 from collections import deque
+from typing import final
 
 import anyio
 
 
+@final
 class Gate:
     """A counting semaphore; ``Gate(1)`` is a lock.  ``value=0`` means unlimited."""
 

@@ -8,6 +8,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import final
 
 import anyio
 from anyio.abc import ByteStream, SocketAttribute
@@ -25,6 +26,7 @@ STREAM_ERRORS: tuple[type[BaseException], ...] = (
 STREAM_ERRORS_OR_TIMEOUT: tuple[type[BaseException], ...] = (*STREAM_ERRORS, TimeoutError)
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SocketOptions:
     """Socket options applied to every connection (upsscu's ``--tcp-delay``, ``--so*``).

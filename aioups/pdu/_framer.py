@@ -9,6 +9,7 @@ nothing but an A-ABORT.
 from __future__ import annotations
 
 import struct
+from typing import final
 
 from ..errors import PDUDecodeError
 from ._decode import decode_pdata, decode_pdu
@@ -25,6 +26,7 @@ DEFAULT_MAX_OTHER_LENGTH = 1 << 20
 UNLIMITED_PDATA_CEILING = 1 << 26
 
 
+@final
 class PDUFramer:
     """Splits a received byte stream into PDUs.
 

@@ -9,10 +9,12 @@ Every value is a frozen, slotted, keyword-only dataclass.  UIDs are ``str`` with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 from ._enums import ContextResult, UserIdentityType
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownItem:
     """An item or sub-item of a type this codec does not know; kept and re-encoded as is."""
@@ -21,6 +23,7 @@ class UnknownItem:
     data: bytes
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresentationContextRQItem:
     """Presentation Context item of an A-ASSOCIATE-RQ (20H): one abstract, n transfer syntaxes."""
@@ -30,6 +33,7 @@ class PresentationContextRQItem:
     transfer_syntaxes: tuple[str, ...]
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresentationContextACItem:
     """Presentation Context item of an A-ASSOCIATE-AC (21H).
@@ -43,6 +47,7 @@ class PresentationContextACItem:
     transfer_syntax: str
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AsyncOperationsWindow:
     """Asynchronous Operations Window sub-item (53H); 0 means unlimited (UL-62)."""
@@ -51,6 +56,7 @@ class AsyncOperationsWindow:
     max_operations_performed: int
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoleSelection:
     """SCP/SCU Role Selection sub-item (54H).  On the wire the SCU byte precedes the SCP byte."""
@@ -60,6 +66,7 @@ class RoleSelection:
     scp_role: bool
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SOPClassExtendedNegotiation:
     """SOP Class Extended Negotiation sub-item (56H)."""
@@ -68,6 +75,7 @@ class SOPClassExtendedNegotiation:
     application_information: bytes
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SOPClassCommonExtendedNegotiation:
     """SOP Class Common Extended Negotiation sub-item (57H, version 0, RQ only)."""
@@ -77,6 +85,7 @@ class SOPClassCommonExtendedNegotiation:
     related_general_sop_classes: tuple[str, ...] = ()
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserIdentityRQ:
     """User Identity sub-item of the RQ (58H).  ``secondary`` is the passcode for type 2."""
@@ -87,6 +96,7 @@ class UserIdentityRQ:
     secondary: bytes = b""
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserIdentityAC:
     """User Identity sub-item of the AC (59H): the server response (Kerberos ticket, SAML)."""
@@ -94,6 +104,7 @@ class UserIdentityAC:
     server_response: bytes = b""
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UserInformation:
     """User Information item (50H), one field per sub-item kind.

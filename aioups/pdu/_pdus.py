@@ -6,6 +6,7 @@ PDUs are plain values: encoding lives in ``_encode``, decoding in ``_decode``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 from ._enums import AbortReason, AbortSource, RejectResult, RejectSource
 from ._items import (
@@ -19,6 +20,7 @@ from ._items import (
 DICOM_APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AAssociateRQ:
     """A-ASSOCIATE-RQ (01H).  AE titles are kept without padding."""
@@ -32,6 +34,7 @@ class AAssociateRQ:
     unknown_items: tuple[UnknownItem, ...] = ()
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AAssociateAC:
     """A-ASSOCIATE-AC (02H).  The AE title fields echo the RQ and are never tested (UL-03)."""
@@ -45,6 +48,7 @@ class AAssociateAC:
     unknown_items: tuple[UnknownItem, ...] = ()
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AAssociateRJ:
     """A-ASSOCIATE-RJ (03H).  ``reason`` is read per source (see the ``*RejectReason`` enums)."""
@@ -54,6 +58,7 @@ class AAssociateRJ:
     reason: int
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class PDV:
     """One Presentation Data Value item: a command or data-set fragment (PS3.8 §9.3.5.1).
@@ -67,6 +72,7 @@ class PDV:
     data: bytes
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class PDataTF:
     """P-DATA-TF (04H): one or more PDVs of one message (UL-32)."""
@@ -74,16 +80,19 @@ class PDataTF:
     pdvs: tuple[PDV, ...]
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class AReleaseRQ:
     """A-RELEASE-RQ (05H)."""
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class AReleaseRP:
     """A-RELEASE-RP (06H)."""
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AAbort:
     """A-ABORT (07H).  ``reason`` is only significant when ``source`` is SERVICE_PROVIDER."""
@@ -92,6 +101,7 @@ class AAbort:
     reason: AbortReason = AbortReason.REASON_NOT_SPECIFIED
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnknownPDU:
     """A PDU whose type byte is not one of the seven; decoding keeps it for the state machine

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
-from typing import NamedTuple
+from typing import NamedTuple, final
 
 from ..errors import LocalProtocolError, PDUDecodeError, RemoteProtocolError
 from ..pdu import (
@@ -54,6 +54,7 @@ class Role(Enum):
     ACCEPTOR = "acceptor"
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ULConfig:
     """Settings of one Upper Layer connection.
@@ -72,6 +73,7 @@ class ULConfig:
     history_size: int = 16
 
 
+@final
 class Transition(NamedTuple):
     """One step of the state machine, as kept in ``ULConnection.history``."""
 
@@ -93,6 +95,7 @@ _PRIMITIVE_EVENTS: dict[type, Event] = {
 }
 
 
+@final
 class ULConnection:
     """The PS3.8 state machine for one transport connection, without I/O."""
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import final
 
 from ..pdu import PDV, AAssociateAC, AAssociateRJ, AAssociateRQ, AbortReason, AbortSource
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssociationRequested:
     """A-ASSOCIATE indication (acceptor, Sta3): answer with AssociateAccept/Reject."""
@@ -14,6 +16,7 @@ class AssociationRequested:
     rq: AAssociateRQ
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssociationAccepted:
     """A-ASSOCIATE confirmation, accept (requestor, Sta6)."""
@@ -21,6 +24,7 @@ class AssociationAccepted:
     ac: AAssociateAC
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssociationRejected:
     """A-ASSOCIATE confirmation, reject (requestor, transport closed)."""
@@ -28,6 +32,7 @@ class AssociationRejected:
     rj: AAssociateRJ
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class DataReceived:
     """P-DATA indication: the PDVs of one received P-DATA-TF."""
@@ -35,6 +40,7 @@ class DataReceived:
     pdvs: tuple[PDV, ...]
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReleaseRequested:
     """A-RELEASE indication: answer with ReleaseResponse.  ``collision`` in Sta9/Sta10."""
@@ -42,11 +48,13 @@ class ReleaseRequested:
     collision: bool = False
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Released:
     """A-RELEASE confirmation (AR-3, or AR-10 in a collision on the acceptor side)."""
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Aborted:
     """A-ABORT indication: the peer's service user aborted (AA-3, source 0)."""
@@ -55,6 +63,7 @@ class Aborted:
     reason: AbortReason
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProviderAborted:
     """A-P-ABORT indication: a provider aborted (remote A-ABORT with source 2, a protocol

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import final
 
 from .._uids import (
     IMPLEMENTATION_CLASS_UID,
@@ -36,6 +37,7 @@ from ..pdu import (
 )
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresentationContextProposal:
     """A presentation context the requestor proposes.
@@ -50,6 +52,7 @@ class PresentationContextProposal:
     scp_role: bool | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NegotiatedContext:
     """An accepted presentation context and what the local side may do on it."""
@@ -63,6 +66,7 @@ class NegotiatedContext:
     local_scp: bool
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Negotiated:
     """The outcome of association negotiation, seen from the local side."""
@@ -86,6 +90,7 @@ class Negotiated:
     user_identity_response: bytes | None = None
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SupportedSyntax:
     """What an acceptor supports for one abstract syntax.
@@ -99,6 +104,7 @@ class SupportedSyntax:
     scp_role: bool = False
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdentityDecision:
     """What the acceptor's authentication callback decided about a 58H user identity."""
@@ -107,6 +113,7 @@ class IdentityDecision:
     server_response: bytes = b""
 
 
+@final
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AcceptorPolicy:
     """How an acceptor answers association requests.

@@ -1,0 +1,194 @@
+"""STYLE B.9: the public API surface is a snapshot, and importing aioups has no side effects.
+
+Changing an ``__all__`` is an API change: update the snapshot here in the same commit, on
+purpose.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import importlib
+import inspect
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "aioups"
+
+SNAPSHOT: dict[str, list[str]] = {
+    "aioups": [
+        "Association", "PresentationContextProposal", "Server", "ServerConfig", "ServiceRequest",
+        "SocketOptions", "Status", "StatusCategory", "Timeouts", "VERIFICATION", "__version__",
+        "errors", "open_association", "send_echo",
+    ],
+    "aioups.errors": [
+        "AioupsError", "AioupsTimeout", "AssociationAborted", "AssociationError",
+        "AssociationRejected", "AssociationTimeout", "ConnectError", "ConnectionLost",
+        "DIMSEStatusError", "DIMSETimeout", "LocalProtocolError", "NoAcceptedContext",
+        "PDUDecodeError", "ProtocolError", "RemoteProtocolError", "TransportError",
+    ],
+    "aioups.pdu": [
+        "AAbort", "AAssociateAC", "AAssociateRJ", "AAssociateRQ", "ACSERejectReason",
+        "AReleaseRP", "AReleaseRQ", "AbortReason", "AbortSource", "AsyncOperationsWindow",
+        "ContextResult", "DEFAULT_MAX_OTHER_LENGTH", "DICOM_APPLICATION_CONTEXT", "ItemType",
+        "PDU", "PDUFramer", "PDUType", "PDV", "PDataTF", "PresentationContextACItem",
+        "PresentationContextRQItem", "PresentationRejectReason", "RejectResult", "RejectSource",
+        "RoleSelection", "SOPClassCommonExtendedNegotiation", "SOPClassExtendedNegotiation",
+        "UNLIMITED_PDATA_CEILING", "UnknownItem", "UnknownPDU", "UserIdentityAC",
+        "UserIdentityRQ", "UserIdentityType", "UserInformation", "UserRejectReason",
+        "decode_pdata", "decode_pdu", "decode_pdu_bytes", "encode_pdata", "encode_pdu",
+    ],
+    "aioups.ul": [
+        "ACTION_TARGETS", "AbortRequest", "Aborted", "AcceptorPolicy", "Action",
+        "AssociateAccept", "AssociateReject", "AssociateRequest", "AssociationAccepted",
+        "AssociationRejected", "AssociationRequested", "DataReceived", "Event",
+        "IdentityDecision", "Negotiated", "NegotiatedContext", "PDataRequest",
+        "PresentationContextProposal", "Primitive", "ProviderAborted", "ReleaseRequest",
+        "ReleaseRequested", "ReleaseResponse", "Released", "Role", "State", "SupportedSyntax",
+        "TRANSITIONS", "Transition", "ULConfig", "ULConnection", "ULEvent", "UNDEFINED",
+        "answer_associate_rq", "build_associate_rq", "negotiated_from_ac",
+    ],
+    "aioups.dimse": [
+        "CCancelRQ", "CEchoRQ", "CEchoRSP", "CFindRQ", "CFindRSP", "COMMAND_ELEMENTS",
+        "CommandField", "DIMSEEngine", "MESSAGE_TYPES", "Message", "MessageAssembler",
+        "MessageReceived", "NActionRQ", "NActionRSP", "NCreateRQ", "NCreateRSP", "NDeleteRQ",
+        "NDeleteRSP", "NEventReportRQ", "NEventReportRSP", "NGetRQ", "NGetRSP", "NO_DATA_SET",
+        "NSetRQ", "NSetRSP", "Priority", "RESPONSE_TYPES", "Request", "Response", "Status",
+        "StatusCategory", "UnknownCommand", "decode_command", "decode_command_elements",
+        "encode_command", "fragment_message", "status_category",
+    ],
+    "aioups.net": [
+        "Association", "AssociationStatistics", "Authenticator", "Handler", "Server",
+        "ServerConfig", "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts",
+        "echo_handler", "open_association", "send_echo",
+    ],
+    "aioups.cli": ["main"],
+}
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
+def test_snapshot_lists_are_sorted() -> None:
+    # Keeps the snapshot diff-friendly; the modules' own __all__ order is not checked.
+    for name, names in SNAPSHOT.items():
+        assert names == sorted(names), name
+
+
+def test_every_subpackage_is_snapshotted() -> None:
+    packages = {f"aioups.{p.parent.name}" for p in PACKAGE_DIR.glob("*/__init__.py")}
+    assert packages | {"aioups", "aioups.errors"} == set(SNAPSHOT)
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOT))
+def test_all_matches_snapshot(name: str) -> None:
+    public = _module(name).__all__
+    assert len(public) == len(set(public)), "duplicates in __all__"
+    assert sorted(public) == SNAPSHOT[name]
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOT))
+def test_everything_in_all_exists(name: str) -> None:
+    module = _module(name)
+    missing = [attr for attr in module.__all__ if not hasattr(module, attr)]
+    assert missing == []
+
+
+def test_top_level_reexports_are_the_subpackage_objects() -> None:
+    import aioups
+    import aioups.dimse
+    import aioups.net
+    import aioups.ul
+
+    for attr in ("Association", "Server", "ServerConfig", "ServiceRequest", "SocketOptions",
+                 "Timeouts", "open_association", "send_echo"):
+        assert getattr(aioups, attr) is getattr(aioups.net, attr), attr
+    assert aioups.Status is aioups.dimse.Status
+    assert aioups.StatusCategory is aioups.dimse.StatusCategory
+    assert aioups.PresentationContextProposal is aioups.ul.PresentationContextProposal
+    assert aioups.errors is importlib.import_module("aioups.errors")
+    assert isinstance(aioups.__version__, str)
+
+
+def _must_be_final(cls: type) -> bool:
+    """Trio's rule: public classes are final unless ABC, Protocol, exception or enum."""
+    if issubclass(cls, BaseException) or inspect.isabstract(cls):
+        return False
+    if getattr(cls, "_is_protocol", False):
+        return False
+    # An enum with members cannot be subclassed at runtime anyway.
+    return not (issubclass(cls, enum.Enum) and len(cls.__members__) > 0)
+
+
+def test_public_classes_are_final() -> None:
+    not_final = sorted(
+        f"{name}.{attr}" for name in SNAPSHOT for attr in _module(name).__all__
+        if inspect.isclass(obj := getattr(_module(name), attr))
+        and _must_be_final(obj) and not getattr(obj, "__final__", False))
+    assert not_final == []
+
+
+# --- no side effects at import time -----------------------------------------------------------
+
+_CHILD = r"""
+import json, logging, sys, warnings
+import pydicom, pydicom.datadict as dd, pydicom.uid
+
+def state():
+    return {
+        "DicomDictionary": hash(tuple(sorted(dd.DicomDictionary.items()))),
+        "DicomDictionary_len": len(dd.DicomDictionary),
+        "RepeatersDictionary": len(dd.RepeatersDictionary),
+        "keyword_dict": hash(tuple(sorted(dd.keyword_dict.items()))),
+        "private_dictionaries": sorted((k, len(v)) for k, v in dd.private_dictionaries.items()),
+        "uid_dictionary": len(pydicom.uid.UID_dictionary),
+        "root_handlers": [type(h).__name__ for h in logging.getLogger().handlers],
+        "root_level": logging.getLogger().level,
+        "aioups_handlers": [type(h).__name__ for h in logging.getLogger("aioups").handlers],
+        "warning_filters": len(warnings.filters),
+    }
+
+before = state()
+import aioups, aioups.cli, aioups.dimse, aioups.errors, aioups.net, aioups.pdu, aioups.ul
+after = state()
+print(json.dumps({"before": before, "after": after,
+                  "pynetdicom": any(m.split(".")[0] == "pynetdicom" for m in sys.modules)}))
+"""
+
+
+def test_import_has_no_side_effects() -> None:
+    proc = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True,
+                          timeout=60, check=False, cwd=PACKAGE_DIR.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no warnings, no prints
+    result = json.loads(proc.stdout)
+    assert result["after"] == result["before"]
+    assert result["before"]["DicomDictionary_len"] > 4000  # really looked at pydicom's table
+    assert not result["pynetdicom"]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE_DIR.rglob("*.py")),
+                         ids=lambda p: p.relative_to(PACKAGE_DIR.parent).as_posix())
+def test_no_asserts_at_import_time(path: Path) -> None:
+    # Module- and class-level ``assert`` statements run on import (and vanish under -O).
+    def top_level(body: Sequence[ast.AST]) -> list[int]:
+        found: list[int] = []
+        for node in body:
+            if isinstance(node, ast.Assert):
+                found.append(node.lineno)
+            elif isinstance(node, ast.ClassDef):
+                found += top_level(node.body)
+            elif isinstance(node, ast.If | ast.Try | ast.With | ast.ExceptHandler):
+                found += top_level([n for n in ast.iter_child_nodes(node)
+                                    if isinstance(n, ast.stmt | ast.ExceptHandler)])
+        return found
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assert top_level(tree.body) == []
