@@ -194,6 +194,8 @@ def decode_command(data: bytes) -> tuple[Message | UnknownCommand, bool]:
     cls = MESSAGE_TYPES.get(command_field)
     if cls is None:
         return UnknownCommand(command_field, values), has_data_set
+    if not cls.IS_REQUEST and 0x0900 not in values:
+        raise _fail(f"{cls.__name__} without Status (0000,0900)")
     kwargs = {}
     for name, elem, _vr in _PLANS[cls]:
         if name and elem in values:

@@ -11,7 +11,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from typing import final
 
-from ..errors import RemoteProtocolError
+from ..errors import LocalProtocolError, RemoteProtocolError
 from ..pdu import PDV, AbortReason
 from ..ul import NegotiatedContext, PDataRequest
 from ._command import UnknownCommand, decode_command, encode_command
@@ -84,6 +84,7 @@ class DIMSEEngine:
     def encode(self, context_id: int, message: Message,
                data_set: bytes | None = None) -> list[PDataRequest]:
         """The P-DATA requests that send ``message`` (and its data set) on ``context_id``."""
+        data_set = data_set or None  # an empty data set is sent as none (UL-34: no empty PDV)
         command = encode_command(message, has_data_set=data_set is not None)
         return fragment_message(context_id, command, data_set, self._peer_max, pack=self._pack)
 
@@ -95,4 +96,4 @@ class DIMSEEngine:
             if candidate not in in_use:
                 self._last_id = candidate
                 return candidate
-        raise RemoteProtocolError("all 65535 message IDs are outstanding")
+        raise LocalProtocolError("all 65535 message IDs are outstanding")

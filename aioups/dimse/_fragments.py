@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import final
 
-from ..errors import RemoteProtocolError
+from ..errors import LocalProtocolError, RemoteProtocolError
 from ..pdu import PDV, AbortReason
 from ..ul import PDataRequest
 
@@ -44,7 +44,7 @@ def fragment_message(context_id: int, command: bytes, data_set: bytes | None,
         return [PDataRequest((p,)) for p in pdvs]
     size = (peer_max_pdu_length - 6) & ~1
     if size < 2:
-        raise ValueError(f"peer maximum PDU length {peer_max_pdu_length} is too small")
+        raise LocalProtocolError(f"peer maximum PDU length {peer_max_pdu_length} is too small")
     pdvs = _split(context_id, command, True, size)
     if data_set is not None:
         pdvs.extend(_split(context_id, data_set, False, size))
