@@ -159,7 +159,8 @@ def _fixed(sub: _Reader, size: int) -> None:
 def _common_ext(sub: _Reader) -> SOPClassCommonExtendedNegotiation:
     sop = sub.u16_text()
     service = sub.u16_text()
-    related = _Reader(sub.u16_prefixed(), sub.pdu_type, sub.base + sub.pos)
+    body = sub.u16_prefixed()
+    related = _Reader(body, sub.pdu_type, sub.base + sub.pos - len(body))
     uids = []
     while not related.done():
         uids.append(related.u16_text())
@@ -217,7 +218,11 @@ def _associate(r: _Reader, is_rq: bool) -> AAssociateRQ | AAssociateAC:
         raise r.fail("A-ASSOCIATE fixed fields truncated")
     version = r.u16()
     r.take(2)
-    called, calling = r.text(16).strip(), r.text(16).strip()
+    if is_rq:
+        called, calling = r.text(16).strip(), r.text(16).strip()
+    else:  # AC bytes 10-73 echo the RQ and are not tested on receipt (UL-03)
+        titles = r.take(32).decode("ascii", errors="replace")
+        called, calling = titles[:16].strip(" \0"), titles[16:].strip(" \0")
     r.take(32)
     app_context: str | None = None
     user_info: UserInformation | None = None

@@ -41,7 +41,7 @@ def _ascii(text: str, what: str) -> bytes:
 
 def _ae_title(title: str) -> bytes:
     raw = _ascii(title.strip(), "AE title")
-    if not raw or len(raw) > 16 or b"\\" in raw or any(c < 0x20 for c in raw):
+    if not raw or len(raw) > 16 or b"\\" in raw or any(c < 0x20 or c == 0x7F for c in raw):
         raise LocalProtocolError(f"invalid AE title {title!r} (1-16 ASCII characters, no '\\')")
     return raw.ljust(16, b" ")
 
@@ -146,8 +146,15 @@ def encode_pdu(pdu: PDU) -> bytes:
 
     Raises:
         LocalProtocolError: a field cannot be encoded (non-ASCII UID, AE title too long,
-            item over 65535 bytes).
+            item over 65535 bytes, a number outside its field's range).
     """
+    try:
+        return _encode(pdu)
+    except (struct.error, ValueError, OverflowError) as exc:
+        raise LocalProtocolError(f"cannot encode {type(pdu).__name__}: {exc}") from None
+
+
+def _encode(pdu: PDU) -> bytes:
     match pdu:
         case PDataTF():
             return encode_pdata((p.context_id, p.is_command | (p.is_last << 1), p.data)
