@@ -8,6 +8,7 @@ from ._client import send_echo as send_echo
 from ._dispatch import Handler as Handler
 from ._dispatch import ServiceRequest as ServiceRequest
 from ._dispatch import echo_handler as echo_handler
+from ._dispatch import inline_handler as inline_handler
 from ._server import Authenticator as Authenticator
 from ._server import Server as Server
 from ._server import ServerConfig as ServerConfig
@@ -17,5 +18,5 @@ from ._transport import SocketOptions as SocketOptions
 __all__ = [
     "Association", "AssociationStatistics", "Authenticator", "Handler", "Server",
     "ServerConfig", "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts",
-    "echo_handler", "open_association", "send_echo",
+    "echo_handler", "inline_handler", "open_association", "send_echo",
 ]

@@ -1,8 +1,10 @@
 """Running the handlers for the requests one association receives.
 
-With a synchronous peer (performed window 1) the peer cannot send another request before our
-response, so the handler runs in the reader task and saves a task switch per request.  Otherwise
-requests are queued to a small pool of worker tasks, grown on demand up to the window.
+Requests are queued to a small pool of worker tasks, grown on demand up to the performed window,
+so the reader keeps reading (and notices an A-ABORT) while handlers wait.  One exception saves a
+task switch per request: with a synchronous peer (window 1), which cannot send another request
+before our response, a handler marked with ``inline_handler`` (it never waits) runs in the
+reader task itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ..dimse import MessageReceived
 from ..errors import AioupsError
-from ._dispatch import Handlers, handle_request
+from ._dispatch import Handlers, find_handler, handle_request, is_inline
 
 if TYPE_CHECKING:
     from ._association import Association
@@ -59,7 +61,7 @@ class Performer:
     async def submit(self, received: MessageReceived) -> None:
         """Perform a request now (inline) or hand it to a worker."""
         self.busy += 1
-        if self._inline:
+        if self._inline and self._is_inline(received):
             try:
                 await self._perform(received)
             finally:
@@ -78,6 +80,14 @@ class Performer:
         """No more requests: let the workers finish."""
         if self._queue is not None:
             self._queue.close()
+        if self._receive is not None:
+            self._receive.close()
+
+    def _is_inline(self, received: MessageReceived) -> bool:
+        negotiated = self._association.negotiated
+        assert negotiated is not None
+        context = negotiated.contexts[received.context_id]
+        return is_inline(find_handler(self._handlers, context, received.message))
 
     async def _worker(self) -> None:
         assert self._receive is not None

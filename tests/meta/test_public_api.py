@@ -66,7 +66,7 @@ SNAPSHOT: dict[str, list[str]] = {
     "aioups.net": [
         "Association", "AssociationStatistics", "Authenticator", "Handler", "Server",
         "ServerConfig", "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts",
-        "echo_handler", "open_association", "send_echo",
+        "echo_handler", "inline_handler", "open_association", "send_echo",
     ],
     "aioups.cli": ["main"],
 }
