@@ -100,9 +100,10 @@ class AssociationStatistics(NamedTuple):
 class _Pending:
     """One outstanding request of ours."""
 
-    __slots__ = ("data_set", "done", "error", "response")
+    __slots__ = ("data_set", "deadline", "done", "error", "response")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
         self.done = anyio.Event()
         self.response: Response | None = None
         self.data_set: bytes | None = None
@@ -139,6 +140,7 @@ class Association:
         self._established = anyio.Event()
         self._closed = anyio.Event()
         self._task_group: TaskGroup | None = None
+        self._watchdog_running = False
         self._performer = Performer(self, handlers or {}, inline_allowed=inline_handlers,
                                     on_idle=self._send_release_response)
         self._counts = [0, 0, 0]  # requests sent, responses received, requests received
@@ -244,11 +246,17 @@ class Association:
         engine = self._require_engine()
         message_id = engine.next_message_id(self._pending)
         message = build(message_id)
-        pending = self._pending[message_id] = _Pending()
+        # The usual response timeout is enforced by one watchdog task per association rather
+        # than a cancel scope per request (cheaper); other timeouts use their own scope.
+        watched = wait is not None and wait == self.timeouts.response
+        deadline = anyio.current_time() + wait if watched else math.inf  # type: ignore[operator]
+        pending = self._pending[message_id] = _Pending(deadline)
+        if watched and not self._watchdog_running:
+            self._start_watchdog()
         try:
             if self._debug:
                 logger.debug("%s >> %r%s", self.peer, message, _describe(data_set))
-            with anyio.move_on_after(math.inf if wait is None else wait):
+            with anyio.move_on_after(math.inf if wait is None or watched else wait):
                 await self._send(engine.encode(context_id, message, data_set))
                 self._counts[0] += 1
                 await pending.done.wait()
@@ -263,6 +271,28 @@ class Association:
             await self.abort()
             raise error
         return pending.response, pending.data_set
+
+    def _start_watchdog(self) -> None:
+        if self._task_group is not None:
+            self._watchdog_running = True
+            self._task_group.start_soon(self._watchdog)
+
+    async def _watchdog(self) -> None:
+        """Fail the association when a watched request's response is overdue (DIMSETimeout:
+        the peer is not answering, and a late answer could no longer be matched)."""
+        timeout = self.timeouts.response
+        assert timeout is not None
+        while self._error is None:
+            now = anyio.current_time()
+            next_check = now + timeout  # later requests have later deadlines
+            for message_id, pending in self._pending.items():
+                if pending.deadline <= now:
+                    self._fail(DIMSETimeout(f"no response to message ID {message_id} "
+                                            f"within {timeout} s"))
+                    await self.abort()
+                    return
+                next_check = min(next_check, pending.deadline)
+            await anyio.sleep_until(next_check)
 
     def _require_engine(self) -> DIMSEEngine:
         self._raise_if_dead()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from typing import final
+from typing import cast, final
 
 import anyio
 import sniffio
@@ -38,8 +38,8 @@ class _Protocol(asyncio.Protocol):
         self.write_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
