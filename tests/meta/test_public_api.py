@@ -192,3 +192,15 @@ def test_no_asserts_at_import_time(path: Path) -> None:
 
     tree = ast.parse(path.read_text(encoding="utf-8"))
     assert top_level(tree.body) == []
+
+
+def test_runtime_needs_no_sniffio() -> None:
+    # anyio does not depend on sniffio; trio brings it in, so only a blocked import shows a
+    # stray use.  The README's main job must run with the runtime dependencies alone.
+    code = ("import sys; sys.modules['sniffio'] = None\n"
+            "from aioups.cli import main\n"
+            "sys.exit(main(['demo', '--echoes', '5']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "SUCCESS" in proc.stdout
