@@ -12,15 +12,9 @@ from aioups.errors import LocalProtocolError
 from aioups.pdu import (
     PDV,
     AAbort,
-    AAssociateAC,
     AAssociateRJ,
-    AAssociateRQ,
-    ContextResult,
-    PresentationContextACItem,
-    PresentationContextRQItem,
     RejectResult,
     RejectSource,
-    UserInformation,
     decode_pdu_bytes,
     encode_pdu,
 )
@@ -40,15 +34,8 @@ from aioups.ul import (
     ULConfig,
     ULConnection,
 )
+from tests.helpers.wire import AC, RQ
 
-TS = "1.2.840.10008.1.2.1"
-UI = UserInformation(maximum_length=0, implementation_class_uid="1.2.3.4")
-RQ = AAssociateRQ(called_ae_title="SCP", calling_ae_title="SCU", user_information=UI,
-                  presentation_contexts=(PresentationContextRQItem(
-                      context_id=1, abstract_syntax="1.2.840.10008.1.1", transfer_syntaxes=(TS,)),))
-AC = AAssociateAC(called_ae_title="SCP", calling_ae_title="SCU", user_information=UI,
-                  presentation_contexts=(PresentationContextACItem(
-                      context_id=1, result=ContextResult.ACCEPTANCE, transfer_syntax=TS),))
 RJ = AAssociateRJ(result=RejectResult.PERMANENT, source=RejectSource.SERVICE_USER, reason=1)
 RELEASE_RQ = bytes.fromhex("050000000004 00000000")
 RELEASE_RP = bytes.fromhex("060000000004 00000000")

@@ -16,18 +16,12 @@ from aioups.errors import LocalProtocolError
 from aioups.pdu import (
     PDV,
     AAbort,
-    AAssociateAC,
     AAssociateRJ,
-    AAssociateRQ,
     AReleaseRP,
     AReleaseRQ,
-    ContextResult,
     PDataTF,
-    PresentationContextACItem,
-    PresentationContextRQItem,
     RejectResult,
     RejectSource,
-    UserInformation,
     decode_pdu_bytes,
     encode_pdu,
 )
@@ -58,6 +52,7 @@ from aioups.ul import (
     ULConfig,
     ULConnection,
 )
+from tests.helpers.wire import AC, RQ
 
 GRID = """
      | S1     | S2        | S3      | S4     | S5      | S6      | S7        | S8      | S9      | S10      | S11     | S12     | S13
@@ -105,14 +100,6 @@ TABLE = _parse(GRID)
 
 # -- fixtures of the wire ------------------------------------------------------------------
 
-TS = "1.2.840.10008.1.2.1"
-UI = UserInformation(maximum_length=16384, implementation_class_uid="1.2.826.0.1.3680043.9.1")
-RQ = AAssociateRQ(called_ae_title="SCP", calling_ae_title="SCU", user_information=UI,
-                  presentation_contexts=(PresentationContextRQItem(
-                      context_id=1, abstract_syntax="1.2.840.10008.1.1", transfer_syntaxes=(TS,)),))
-AC = AAssociateAC(called_ae_title="SCP", calling_ae_title="SCU", user_information=UI,
-                  presentation_contexts=(PresentationContextACItem(
-                      context_id=1, result=ContextResult.ACCEPTANCE, transfer_syntax=TS),))
 RJ = AAssociateRJ(result=RejectResult.TRANSIENT, source=RejectSource.SERVICE_USER, reason=7)
 RJ_VERSION = AAssociateRJ(result=RejectResult.PERMANENT,
                           source=RejectSource.SERVICE_PROVIDER_ACSE, reason=2)
