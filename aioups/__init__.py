@@ -1,23 +1,43 @@
 """aioups: async DICOM networking (Upper Layer, DIMSE, UPS) for asyncio and trio."""
 
 from . import errors as errors
+from ._uids import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN as DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+from ._uids import EXPLICIT_VR_BIG_ENDIAN as EXPLICIT_VR_BIG_ENDIAN
+from ._uids import EXPLICIT_VR_LITTLE_ENDIAN as EXPLICIT_VR_LITTLE_ENDIAN
+from ._uids import IMPLICIT_VR_LITTLE_ENDIAN as IMPLICIT_VR_LITTLE_ENDIAN
 from ._uids import VERIFICATION as VERIFICATION
+from .dimse import Priority as Priority
 from .dimse import Status as Status
 from .dimse import StatusCategory as StatusCategory
 from .net import Association as Association
+from .net import DIMSEResponse as DIMSEResponse
+from .net import FindResults as FindResults
 from .net import Server as Server
 from .net import ServerConfig as ServerConfig
 from .net import ServiceRequest as ServiceRequest
 from .net import SocketOptions as SocketOptions
 from .net import Timeouts as Timeouts
+from .net import c_echo as c_echo
+from .net import c_find as c_find
+from .net import inline_handler as inline_handler
+from .net import n_action as n_action
+from .net import n_create as n_create
+from .net import n_delete as n_delete
+from .net import n_event_report as n_event_report
+from .net import n_get as n_get
+from .net import n_set as n_set
 from .net import open_association as open_association
 from .net import send_echo as send_echo
+from .net import send_request as send_request
 from .ul import PresentationContextProposal as PresentationContextProposal
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "VERIFICATION", "Association", "PresentationContextProposal", "Server", "ServerConfig",
-    "ServiceRequest", "SocketOptions", "Status", "StatusCategory", "Timeouts", "__version__",
-    "errors", "open_association", "send_echo",
+    "DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN", "EXPLICIT_VR_BIG_ENDIAN", "EXPLICIT_VR_LITTLE_ENDIAN",
+    "IMPLICIT_VR_LITTLE_ENDIAN", "VERIFICATION", "Association", "DIMSEResponse", "FindResults",
+    "PresentationContextProposal", "Priority", "Server", "ServerConfig", "ServiceRequest",
+    "SocketOptions", "Status", "StatusCategory", "Timeouts", "__version__", "c_echo", "c_find",
+    "errors", "inline_handler", "n_action", "n_create", "n_delete", "n_event_report", "n_get",
+    "n_set", "open_association", "send_echo", "send_request",
 ]

@@ -16,8 +16,10 @@ __all__ = [
     "AssociationTimeout",
     "ConnectError",
     "ConnectionLost",
+    "DIMSEFailure",
     "DIMSEStatusError",
     "DIMSETimeout",
+    "DataSetError",
     "LocalProtocolError",
     "NoAcceptedContext",
     "PDUDecodeError",
@@ -123,15 +125,44 @@ class DIMSETimeout(AioupsTimeout):
 
 
 class DIMSEStatusError(AioupsError):
-    """A DIMSE response (or a server handler) carries a failure status.
+    """A DIMSE status that is not success: raised by clients, and by server handlers to choose
+    the response status and its error fields.
 
-    Server handlers raise it to choose the response status.
+    Attributes:
+        status: the (0000,0900) Status code.
+        error_comment: (0000,0902) Error Comment.
+        error_id: (0000,0903) Error ID.
+        offending_elements: (0000,0901) Offending Element tags.
+        attribute_identifiers: (0000,1005) Attribute Identifier List (N-GET/N-SET 0105H, 0107H).
     """
 
     def __init__(self, status: int, error_comment: str | None = None, *,
-                 offending_elements: tuple[int, ...] = ()) -> None:
+                 error_id: int | None = None, offending_elements: tuple[int, ...] = (),
+                 attribute_identifiers: tuple[int, ...] = ()) -> None:
         text = f"DIMSE status 0x{status:04X}"
         super().__init__(f"{text}: {error_comment}" if error_comment else text)
         self.status = status
         self.error_comment = error_comment
+        self.error_id = error_id
         self.offending_elements = offending_elements
+        self.attribute_identifiers = attribute_identifiers
+
+
+class DIMSEFailure(DIMSEStatusError):
+    """The peer answered a request with a failure status (PS3.7 C.1).
+
+    ``response`` is the full response (a :class:`aioups.DIMSEResponse`), with its data set.
+    """
+
+    def __init__(self, status: int, error_comment: str | None = None, *,
+                 response: object = None, error_id: int | None = None,
+                 offending_elements: tuple[int, ...] = (),
+                 attribute_identifiers: tuple[int, ...] = ()) -> None:
+        super().__init__(status, error_comment, error_id=error_id,
+                         offending_elements=offending_elements,
+                         attribute_identifiers=attribute_identifiers)
+        self.response = response
+
+
+class DataSetError(AioupsError):
+    """A data set cannot be encoded or decoded (bad bytes, unsupported transfer syntax)."""

@@ -6,6 +6,19 @@ from ._command import UnknownCommand as UnknownCommand
 from ._command import decode_command as decode_command
 from ._command import decode_command_elements as decode_command_elements
 from ._command import encode_command as encode_command
+from ._dataset import BaseTag as BaseTag
+from ._dataset import DataElement as DataElement
+from ._dataset import Dataset as Dataset
+from ._dataset import MultiValue as MultiValue
+from ._dataset import Sequence as Sequence
+from ._dataset import Tag as Tag
+from ._dataset import decode_data_set as decode_data_set
+from ._dataset import dictionary_VR as dictionary_VR
+from ._dataset import encode_data_set as encode_data_set
+from ._dataset import generate_uid as generate_uid
+from ._dataset import is_supported_transfer_syntax as is_supported_transfer_syntax
+from ._dataset import keyword_for_tag as keyword_for_tag
+from ._dataset import tag_for_keyword as tag_for_keyword
 from ._engine import DIMSEEngine as DIMSEEngine
 from ._engine import MessageReceived as MessageReceived
 from ._fragments import MessageAssembler as MessageAssembler
@@ -39,11 +52,54 @@ from ._status import StatusCategory as StatusCategory
 from ._status import status_category as status_category
 
 __all__ = [
-    "COMMAND_ELEMENTS", "MESSAGE_TYPES", "NO_DATA_SET", "RESPONSE_TYPES", "CCancelRQ",
-    "CEchoRQ", "CEchoRSP", "CFindRQ", "CFindRSP", "CommandField", "DIMSEEngine", "Message",
-    "MessageAssembler", "MessageReceived", "NActionRQ", "NActionRSP", "NCreateRQ", "NCreateRSP",
-    "NDeleteRQ", "NDeleteRSP", "NEventReportRQ", "NEventReportRSP", "NGetRQ", "NGetRSP",
-    "NSetRQ", "NSetRSP", "Priority", "Request", "Response", "Status", "StatusCategory",
-    "UnknownCommand", "decode_command", "decode_command_elements", "encode_command",
-    "fragment_message", "status_category",
+    "COMMAND_ELEMENTS",
+    "MESSAGE_TYPES",
+    "NO_DATA_SET",
+    "RESPONSE_TYPES",
+    "BaseTag",
+    "CCancelRQ",
+    "CEchoRQ",
+    "CEchoRSP",
+    "CFindRQ",
+    "CFindRSP",
+    "CommandField",
+    "DIMSEEngine",
+    "DataElement",
+    "Dataset",
+    "Message",
+    "MessageAssembler",
+    "MessageReceived",
+    "MultiValue",
+    "NActionRQ",
+    "NActionRSP",
+    "NCreateRQ",
+    "NCreateRSP",
+    "NDeleteRQ",
+    "NDeleteRSP",
+    "NEventReportRQ",
+    "NEventReportRSP",
+    "NGetRQ",
+    "NGetRSP",
+    "NSetRQ",
+    "NSetRSP",
+    "Priority",
+    "Request",
+    "Response",
+    "Sequence",
+    "Status",
+    "StatusCategory",
+    "Tag",
+    "UnknownCommand",
+    "decode_command",
+    "decode_command_elements",
+    "decode_data_set",
+    "dictionary_VR",
+    "encode_command",
+    "encode_data_set",
+    "fragment_message",
+    "generate_uid",
+    "is_supported_transfer_syntax",
+    "keyword_for_tag",
+    "status_category",
+    "tag_for_keyword",
 ]

@@ -175,6 +175,21 @@ class UnknownCommand:
         value = self.elements.get(0x0110)
         return value if isinstance(value, int) else None
 
+    def unrecognized_response(self) -> bytes:
+        """The command set answering this request with 0211H (unrecognized operation): the
+        response Command Field (request | 8000H), the request's SOP Class and Message ID."""
+        parts = []
+        sop_class = self.elements.get(0x0002)
+        if isinstance(sop_class, str):
+            raw = _encode_value(VR.UI, sop_class)
+            parts.append(_HEADER.pack(0, 0x0002, len(raw)) + raw)
+        parts.append(_US_ELEMENT.pack(0, _COMMAND_FIELD, 2, self.command_field | 0x8000))
+        parts.append(_US_ELEMENT.pack(0, 0x0120, 2, self.message_id or 0))
+        parts.append(_US_ELEMENT.pack(0, _DATA_SET_TYPE, 2, NO_DATA_SET))
+        parts.append(_US_ELEMENT.pack(0, 0x0900, 2, 0x0211))
+        body = b"".join(parts)
+        return _UL_ELEMENT.pack(0, 0, 4, len(body)) + body
+
     def __repr__(self) -> str:
         return f"UnknownCommand(command_field=0x{self.command_field:04X})"
 

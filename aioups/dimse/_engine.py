@@ -88,6 +88,10 @@ class DIMSEEngine:
         command = encode_command(message, has_data_set=data_set is not None)
         return fragment_message(context_id, command, data_set, self._peer_max, pack=self._pack)
 
+    def encode_raw(self, context_id: int, command: bytes) -> list[PDataRequest]:
+        """The P-DATA requests that send an already encoded command set (no data set)."""
+        return fragment_message(context_id, command, None, self._peer_max, pack=self._pack)
+
     def next_message_id(self, in_use: Container[int] = ()) -> int:
         """A Message ID, cycling 1…65535 and skipping any still outstanding (DIMSE-14)."""
         candidate = self._last_id

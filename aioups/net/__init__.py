@@ -5,18 +5,34 @@ from ._association import AssociationStatistics as AssociationStatistics
 from ._association import Timeouts as Timeouts
 from ._client import open_association as open_association
 from ._client import send_echo as send_echo
+from ._dispatch import FindMatch as FindMatch
 from ._dispatch import Handler as Handler
+from ._dispatch import HandlerReturn as HandlerReturn
 from ._dispatch import ServiceRequest as ServiceRequest
 from ._dispatch import echo_handler as echo_handler
 from ._dispatch import inline_handler as inline_handler
+from ._invoke import Outstanding as Outstanding
 from ._server import Authenticator as Authenticator
 from ._server import Server as Server
 from ._server import ServerConfig as ServerConfig
 from ._server import ServerStatistics as ServerStatistics
+from ._services import DIMSEResponse as DIMSEResponse
+from ._services import FindResults as FindResults
+from ._services import c_echo as c_echo
+from ._services import c_find as c_find
+from ._services import n_action as n_action
+from ._services import n_create as n_create
+from ._services import n_delete as n_delete
+from ._services import n_event_report as n_event_report
+from ._services import n_get as n_get
+from ._services import n_set as n_set
+from ._services import send_request as send_request
 from ._transport import SocketOptions as SocketOptions
 
 __all__ = [
-    "Association", "AssociationStatistics", "Authenticator", "Handler", "Server",
-    "ServerConfig", "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts",
-    "echo_handler", "inline_handler", "open_association", "send_echo",
+    "Association", "AssociationStatistics", "Authenticator", "DIMSEResponse", "FindMatch",
+    "FindResults", "Handler", "HandlerReturn", "Outstanding", "Server", "ServerConfig",
+    "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts", "c_echo", "c_find",
+    "echo_handler", "inline_handler", "n_action", "n_create", "n_delete", "n_event_report",
+    "n_get", "n_set", "open_association", "send_echo", "send_request",
 ]

@@ -16,14 +16,21 @@ from typing import NamedTuple, final
 import anyio
 from anyio.abc import ByteStream, TaskGroup
 
-from ..dimse import CCancelRQ, DIMSEEngine, MessageReceived, Request, Response, UnknownCommand
+from ..dimse import (
+    CCancelRQ,
+    DIMSEEngine,
+    Message,
+    MessageReceived,
+    Request,
+    Response,
+    UnknownCommand,
+)
 from ..errors import (
     AioupsError,
     AssociationAborted,
     AssociationRejected,
     AssociationTimeout,
     ConnectionLost,
-    DIMSETimeout,
     LocalProtocolError,
     NoAcceptedContext,
     RemoteProtocolError,
@@ -52,6 +59,7 @@ from ..ul import (
 )
 from ..ul import AssociationRejected as ULAssociationRejected
 from ._dispatch import Handlers
+from ._invoke import Invoker, Outstanding
 from ._perform import Performer
 from ._sync import Gate
 from ._transport import STREAM_ERRORS
@@ -97,19 +105,6 @@ class AssociationStatistics(NamedTuple):
     handlers_running: int
 
 
-class _Pending:
-    """One outstanding request of ours."""
-
-    __slots__ = ("data_set", "deadline", "done", "error", "response")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.done = anyio.Event()
-        self.response: Response | None = None
-        self.data_set: bytes | None = None
-        self.error: AioupsError | None = None
-
-
 @final
 class Association:
     """A DICOM association: made by :func:`aioups.open_association` (requestor) or by a
@@ -133,17 +128,14 @@ class Association:
         #: the application context name the acceptor answered with (requestor side)
         self.application_context_name = ""
         self._engine: DIMSEEngine | None = None
-        self._pending: dict[int, _Pending] = {}
         self._write_lock = Gate(1)
-        self._window = Gate(1)
         self._error: AioupsError | None = None
         self._established = anyio.Event()
         self._closed = anyio.Event()
         self._task_group: TaskGroup | None = None
-        self._watchdog_running = False
+        self._invoker = Invoker(self, timeouts.response)
         self._performer = Performer(self, handlers or {}, inline_allowed=inline_handlers,
                                     on_idle=self._send_release_response)
-        self._counts = [0, 0, 0]  # requests sent, responses received, requests received
         self._last_activity = anyio.current_time()
         self._debug = logger.isEnabledFor(logging.DEBUG)
 
@@ -161,9 +153,10 @@ class Association:
 
     def statistics(self) -> AssociationStatistics:
         """Counters and state, for monitoring and tests."""
-        return AssociationStatistics(self._conn.state, self._counts[0], self._counts[1],
-                                     self._counts[2], len(self._pending),
-                                     self._performer.busy)
+        invoker = self._invoker
+        return AssociationStatistics(self._conn.state, invoker.requests_sent,
+                                     invoker.responses_received, self._performer.received,
+                                     len(invoker.outstanding), self._performer.busy)
 
     def context_for(self, abstract_syntax: str, *, as_scp: bool = False) -> NegotiatedContext:
         """The first accepted context for ``abstract_syntax`` where we may act as SCU (or SCP).
@@ -198,17 +191,21 @@ class Association:
         """
         self._raise_if_dead()
         wait = self.timeouts.response if timeout is None else timeout
-        await self._window.acquire()
-        try:
-            return await self._request(context_id, build, data_set, wait)
-        finally:
-            self._window.release()
+        return await self._invoker.request(context_id, build, data_set, wait)
+
+    async def start_request(self, context_id: int, build: Callable[[int], Request],
+                            data_set: bytes | None = None, *,
+                            timeout: float | None = None) -> Outstanding:
+        """Send one request and return at once; its responses come from ``Outstanding.next()``
+        (for services with pending responses, such as C-FIND).  The timeout applies to each
+        response in turn."""
+        self._raise_if_dead()
+        wait = self.timeouts.response if timeout is None else timeout
+        return await self._invoker.start(context_id, build, data_set, wait)
 
     async def send_cancel(self, context_id: int, message_id: int) -> None:
         """Send C-CANCEL-RQ for an outstanding C-FIND (no response is expected, DIMSE-12)."""
-        engine = self._require_engine()
-        cancel = CCancelRQ(message_id_being_responded_to=message_id)
-        await self._send(engine.encode(context_id, cancel))
+        await self._send_message(context_id, CCancelRQ(message_id_being_responded_to=message_id))
 
     async def release(self) -> None:
         """Release the association (A-RELEASE) and wait for the transport to close.
@@ -241,58 +238,15 @@ class Association:
 
     # -- requests ------------------------------------------------------------------------------
 
-    async def _request(self, context_id: int, build: Callable[[int], Request],
-                       data_set: bytes | None, wait: float | None) -> tuple[Response, bytes | None]:
+    async def _send_message(self, context_id: int, message: Message,
+                            data_set: bytes | None = None) -> None:
         engine = self._require_engine()
-        message_id = engine.next_message_id(self._pending)
-        message = build(message_id)
-        # The usual response timeout is enforced by one watchdog task per association rather
-        # than a cancel scope per request (cheaper); other timeouts use their own scope.
-        watched = wait is not None and wait == self.timeouts.response
-        deadline = anyio.current_time() + wait if watched else math.inf  # type: ignore[operator]
-        pending = self._pending[message_id] = _Pending(deadline)
-        if watched and not self._watchdog_running:
-            self._start_watchdog()
-        try:
-            if self._debug:
-                logger.debug("%s >> %r%s", self.peer, message, _describe(data_set))
-            with anyio.move_on_after(math.inf if wait is None or watched else wait):
-                await self._send(engine.encode(context_id, message, data_set))
-                self._counts[0] += 1
-                await pending.done.wait()
-        finally:
-            del self._pending[message_id]
-        if pending.error is not None:
-            raise pending.error
-        if pending.response is None:
-            error = DIMSETimeout(f"no response to {type(message).__name__} "
-                                 f"(message ID {message_id}) within {wait} s")
-            self._fail(error)
-            await self.abort()
-            raise error
-        return pending.response, pending.data_set
+        if self._debug:
+            logger.debug("%s >> %r%s", self.peer, message, _describe(data_set))
+        await self._send(engine.encode(context_id, message, data_set))
 
-    def _start_watchdog(self) -> None:
-        if self._task_group is not None:
-            self._watchdog_running = True
-            self._task_group.start_soon(self._watchdog)
-
-    async def _watchdog(self) -> None:
-        """Fail the association when a watched request's response is overdue (DIMSETimeout:
-        the peer is not answering, and a late answer could no longer be matched)."""
-        timeout = self.timeouts.response
-        assert timeout is not None
-        while self._error is None:
-            now = anyio.current_time()
-            next_check = now + timeout  # later requests have later deadlines
-            for message_id, pending in self._pending.items():
-                if pending.deadline <= now:
-                    self._fail(DIMSETimeout(f"no response to message ID {message_id} "
-                                            f"within {timeout} s"))
-                    await self.abort()
-                    return
-                next_check = min(next_check, pending.deadline)
-            await anyio.sleep_until(next_check)
+    async def _send_raw_command(self, context_id: int, command: bytes) -> None:
+        await self._send(self._require_engine().encode_raw(context_id, command))
 
     def _require_engine(self) -> DIMSEEngine:
         self._raise_if_dead()
@@ -386,7 +340,7 @@ class Association:
     def _deadline(self) -> float:
         deadline = self._conn.get_timer() or math.inf
         idle = self.timeouts.idle
-        if idle is not None and self._conn.state is State.STA6 and not self._pending \
+        if idle is not None and self._conn.state is State.STA6 and not self._invoker.outstanding \
                 and not self._performer.busy:
             deadline = min(deadline, self._last_activity + idle)
         return deadline
@@ -441,7 +395,8 @@ class Association:
         self.negotiated = negotiated
         self._engine = DIMSEEngine(negotiated.contexts, negotiated.peer_max_pdu_length,
                                    pack_pdv=self._pack_pdv)
-        self._window = Gate(negotiated.max_operations_invoked)
+        self._invoker.configure(negotiated.max_operations_invoked, self._engine,
+                                self._task_group)
         self._performer.configure(negotiated.max_operations_performed, self._task_group)
         self._established.set()
 
@@ -457,30 +412,22 @@ class Association:
                 await self._flush()
             return
         for received in messages:
-            if self._route(received):
-                await self._performer.submit(received)
+            await self._route(received)
 
-    def _route(self, received: MessageReceived) -> bool:
-        """Deliver a response to its caller; returns True for a request to perform."""
+    async def _route(self, received: MessageReceived) -> None:
+        """Responses go to the invoker, requests to the performer."""
         message = received.message
         if self._debug:
             logger.debug("%s << %r%s", self.peer, message, _describe(received.data_set))
         if isinstance(message, UnknownCommand) or message.IS_REQUEST:
-            self._counts[2] += 1
-            # C-CANCEL gets no response (DIMSE-12).
-            return not isinstance(message, CCancelRQ)
-        pending = self._pending.get(message.message_id_being_responded_to)  # type: ignore[union-attr]
-        if pending is None:
-            logger.warning("%s: response to unknown message ID %s dropped", self.peer,
-                           message.message_id_being_responded_to)  # type: ignore[union-attr]
-            return False
-        if message.status in (0xFF00, 0xFF01):  # type: ignore[union-attr]
-            return False  # C-FIND pending matches: delivered by the C-FIND client (DIMSE issue)
-        self._counts[1] += 1
-        pending.response = message  # type: ignore[assignment]
-        pending.data_set = received.data_set
-        pending.done.set()
-        return False
+            await self._performer.submit(received)
+            return
+        cancel = self._invoker.deliver(message, received.data_set)  # type: ignore[arg-type]
+        if cancel is not None:  # more matches for a C-FIND nobody reads: stop it
+            try:
+                await self.send_cancel(received.context_id, cancel)
+            except AioupsError:
+                pass
 
     async def _on_release_requested(self, event: ReleaseRequested) -> None:
         if event.collision:
@@ -502,10 +449,7 @@ class Association:
         """Record why the association ended (the first cause wins) and wake every waiter."""
         if self._error is None:
             self._error = error
-        for pending in self._pending.values():
-            if pending.response is None and pending.error is None:
-                pending.error = self._error
-                pending.done.set()
+        self._invoker.fail(self._error)
         self._established.set()
 
 

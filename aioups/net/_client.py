@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 import anyio
 
 from .._uids import VERIFICATION
-from ..dimse import CEchoRQ, Status, StatusCategory
-from ..errors import AioupsError, AssociationAborted, AssociationTimeout, DIMSEStatusError
+from ..dimse import Status
+from ..errors import AioupsError, AssociationAborted, AssociationTimeout
 from ..pdu import DICOM_APPLICATION_CONTEXT, UserIdentityRQ
 from ..ul import (
     AssociateRequest,
@@ -22,6 +22,7 @@ from ..ul import (
 )
 from ._association import Association, Timeouts
 from ._dispatch import Handlers
+from ._services import c_echo
 from ._transport import SocketOptions, connect
 
 _DEFAULT_CONTEXTS = (PresentationContextProposal(abstract_syntax=VERIFICATION),)
@@ -101,13 +102,7 @@ async def send_echo(association: Association, *, timeout: float | None = None) -
     """Send C-ECHO on the Verification context; returns the status (success or a warning).
 
     Raises:
-        DIMSEStatusError: the SCP answered with a failure status.
+        DIMSEFailure: the SCP answered with a failure status.
         NoAcceptedContext: Verification was not accepted.
     """
-    context = association.context_for(VERIFICATION)
-    response, _ = await association.request(
-        context.context_id, lambda message_id: CEchoRQ(message_id=message_id), timeout=timeout)
-    status = Status(response.status)
-    if status.category not in (StatusCategory.SUCCESS, StatusCategory.WARNING):
-        raise DIMSEStatusError(status, response.error_comment)
-    return status
+    return (await c_echo(association, timeout=timeout)).status

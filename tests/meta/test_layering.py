@@ -58,12 +58,17 @@ import importlib, importlib.machinery, importlib.util, json, sys
 package_dir, target, extra_path = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 sys.path.extend(extra_path)
 before = sorted(sys.modules)
+# pydicom (the one third-party library the core may use) loads threading and logging itself:
+# what it loads is its business, so it is imported first and its modules are not counted.
+import pydicom, pydicom.filereader, pydicom.filewriter  # noqa: E401
+third_party = sorted(sys.modules)
 spec = importlib.machinery.ModuleSpec("aioups", None, is_package=True)
 spec.submodule_search_locations = [package_dir]
 stub = importlib.util.module_from_spec(spec)
 sys.modules["aioups"] = stub
 importlib.import_module(target)
-print(json.dumps({"before": before, "after": sorted(sys.modules),
+print(json.dumps({"before": before, "third_party": third_party,
+                  "after": sorted(set(sys.modules) - set(third_party)),
                   "stub_untouched": not hasattr(stub, "__version__")}))
 """
 

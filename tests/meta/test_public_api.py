@@ -23,15 +23,20 @@ PACKAGE_DIR = Path(__file__).resolve().parents[2] / "aioups"
 
 SNAPSHOT: dict[str, list[str]] = {
     "aioups": [
-        "Association", "PresentationContextProposal", "Server", "ServerConfig", "ServiceRequest",
-        "SocketOptions", "Status", "StatusCategory", "Timeouts", "VERIFICATION", "__version__",
-        "errors", "open_association", "send_echo",
+        "Association", "DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN", "DIMSEResponse",
+        "EXPLICIT_VR_BIG_ENDIAN", "EXPLICIT_VR_LITTLE_ENDIAN", "FindResults",
+        "IMPLICIT_VR_LITTLE_ENDIAN", "PresentationContextProposal", "Priority", "Server",
+        "ServerConfig", "ServiceRequest", "SocketOptions", "Status", "StatusCategory", "Timeouts",
+        "VERIFICATION", "__version__", "c_echo", "c_find", "errors", "inline_handler", "n_action",
+        "n_create", "n_delete", "n_event_report", "n_get", "n_set", "open_association",
+        "send_echo", "send_request",
     ],
     "aioups.errors": [
         "AioupsError", "AioupsTimeout", "AssociationAborted", "AssociationError",
         "AssociationRejected", "AssociationTimeout", "ConnectError", "ConnectionLost",
-        "DIMSEStatusError", "DIMSETimeout", "LocalProtocolError", "NoAcceptedContext",
-        "PDUDecodeError", "ProtocolError", "RemoteProtocolError", "TransportError",
+        "DIMSEFailure", "DIMSEStatusError", "DIMSETimeout", "DataSetError", "LocalProtocolError",
+        "NoAcceptedContext", "PDUDecodeError", "ProtocolError", "RemoteProtocolError",
+        "TransportError",
     ],
     "aioups.pdu": [
         "AAbort", "AAssociateAC", "AAssociateRJ", "AAssociateRQ", "ACSERejectReason",
@@ -55,18 +60,22 @@ SNAPSHOT: dict[str, list[str]] = {
         "answer_associate_rq", "build_associate_rq", "negotiated_from_ac",
     ],
     "aioups.dimse": [
-        "CCancelRQ", "CEchoRQ", "CEchoRSP", "CFindRQ", "CFindRSP", "COMMAND_ELEMENTS",
-        "CommandField", "DIMSEEngine", "MESSAGE_TYPES", "Message", "MessageAssembler",
-        "MessageReceived", "NActionRQ", "NActionRSP", "NCreateRQ", "NCreateRSP", "NDeleteRQ",
-        "NDeleteRSP", "NEventReportRQ", "NEventReportRSP", "NGetRQ", "NGetRSP", "NO_DATA_SET",
-        "NSetRQ", "NSetRSP", "Priority", "RESPONSE_TYPES", "Request", "Response", "Status",
-        "StatusCategory", "UnknownCommand", "decode_command", "decode_command_elements",
-        "encode_command", "fragment_message", "status_category",
+        "BaseTag", "CCancelRQ", "CEchoRQ", "CEchoRSP", "CFindRQ", "CFindRSP", "COMMAND_ELEMENTS",
+        "CommandField", "DIMSEEngine", "DataElement", "Dataset", "MESSAGE_TYPES", "Message",
+        "MessageAssembler", "MessageReceived", "MultiValue", "NActionRQ", "NActionRSP",
+        "NCreateRQ", "NCreateRSP", "NDeleteRQ", "NDeleteRSP", "NEventReportRQ", "NEventReportRSP",
+        "NGetRQ", "NGetRSP", "NO_DATA_SET", "NSetRQ", "NSetRSP", "Priority", "RESPONSE_TYPES",
+        "Request", "Response", "Sequence", "Status", "StatusCategory", "Tag", "UnknownCommand",
+        "decode_command", "decode_command_elements", "decode_data_set", "dictionary_VR",
+        "encode_command", "encode_data_set", "fragment_message", "generate_uid",
+        "is_supported_transfer_syntax", "keyword_for_tag", "status_category", "tag_for_keyword",
     ],
     "aioups.net": [
-        "Association", "AssociationStatistics", "Authenticator", "Handler", "Server",
-        "ServerConfig", "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts",
-        "echo_handler", "inline_handler", "open_association", "send_echo",
+        "Association", "AssociationStatistics", "Authenticator", "DIMSEResponse", "FindMatch",
+        "FindResults", "Handler", "HandlerReturn", "Outstanding", "Server", "ServerConfig",
+        "ServerStatistics", "ServiceRequest", "SocketOptions", "Timeouts", "c_echo", "c_find",
+        "echo_handler", "inline_handler", "n_action", "n_create", "n_delete", "n_event_report",
+        "n_get", "n_set", "open_association", "send_echo", "send_request",
     ],
     "aioups.cli": ["main"],
 }
@@ -121,6 +130,8 @@ def _must_be_final(cls: type) -> bool:
     """Trio's rule: public classes are final unless ABC, Protocol, exception or enum."""
     if issubclass(cls, BaseException) or inspect.isabstract(cls):
         return False
+    if not cls.__module__.startswith("aioups"):
+        return False  # re-exported from pydicom (aioups.dimse is its one doorway)
     if getattr(cls, "_is_protocol", False):
         return False
     # An enum with members cannot be subclassed at runtime anyway.

@@ -499,7 +499,7 @@ async def reflect(request: ServiceRequest) -> HandlerReturn:
     return NSetRSP(message_id_being_responded_to=request.message.message_id,
                    affected_sop_class_uid=request.message.requested_sop_class_uid,
                    affected_sop_instance_uid=request.message.requested_sop_instance_uid,
-                   ), request.data_set
+                   ), request.data_set_bytes
 
 
 def reflect_config(*, max_pdu_length: int = 16384) -> ServerConfig:

@@ -87,7 +87,9 @@ async def test_cancelled_caller_leaves_association_usable_or_aborted(delay: floa
             with anyio.move_on_after(delay) as scope:
                 await send_echo(association)
             assert scope.cancelled_caught
-            assert association.statistics().outstanding == 0
+            # The abandoned request keeps its Message ID and window slot until its late
+            # response comes (the peer is still performing it: DIMSE-14).
+            assert association.statistics().outstanding <= 1
             slow.gate.set()
             if association.is_established:
                 # the late response to the cancelled request is dropped, not mistaken for ours
@@ -122,7 +124,8 @@ async def test_caller_cancelled_while_handler_runs_keeps_association(window: int
             slow.gate.set()
             assert await send_echo(association) == Status.SUCCESS
             stats = association.statistics()
-            assert (stats.requests_sent, stats.responses_received) == (2, 1)
+            # the late response to the abandoned request was received (and dropped)
+            assert (stats.requests_sent, stats.responses_received) == (2, 2)
 
 
 # -- cancelling while the association is being set up -------------------------------------------

@@ -1,0 +1,184 @@
+"""Data sets: the one module of aioups that imports pydicom.
+
+Data sets travel through aioups as bytes in the transfer syntax of their presentation context;
+they become a :class:`pydicom.Dataset` only when someone asks (:func:`decode_data_set`).  The
+four uncompressed transfer syntaxes are supported: Implicit VR LE, Explicit VR LE, Explicit VR BE
+and Deflated Explicit VR LE (raw deflate, RFC 1951, of the Explicit VR LE encoding).
+
+Other aioups modules never import pydicom themselves: they use the names re-exported here.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from typing import BinaryIO, Final, Literal, cast
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag, Tag
+from pydicom.uid import generate_uid
+
+from .._uids import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
+from ..errors import DataSetError
+
+__all__ = [
+    "BaseTag", "DataElement", "Dataset", "MultiValue", "Sequence", "Tag", "decode_data_set",
+    "dictionary_VR", "encode_data_set", "generate_uid", "is_supported_transfer_syntax",
+    "keyword_for_tag", "tag_for_keyword",
+]
+
+#: transfer syntax -> (implicit VR, little endian, deflated)
+_ENCODINGS: Final = {
+    IMPLICIT_VR_LITTLE_ENDIAN: (True, True, False),
+    EXPLICIT_VR_LITTLE_ENDIAN: (False, True, False),
+    EXPLICIT_VR_BIG_ENDIAN: (False, False, False),
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN: (False, True, True),
+}
+
+#: A decoded data set may not inflate beyond this (a deflate bomb guard).
+MAX_INFLATED_SIZE: Final = 256 * 1024 * 1024
+
+
+def is_supported_transfer_syntax(transfer_syntax: str) -> bool:
+    """Whether aioups can encode and decode data sets in ``transfer_syntax``."""
+    return transfer_syntax in _ENCODINGS
+
+
+def _encoding(transfer_syntax: str) -> tuple[bool, bool, bool]:
+    try:
+        return _ENCODINGS[transfer_syntax]
+    except KeyError:
+        raise DataSetError(f"transfer syntax {transfer_syntax} is not supported "
+                           "(only the uncompressed ones are)") from None
+
+
+def encode_data_set(data_set: Dataset, transfer_syntax: str) -> bytes:
+    """Encode ``data_set`` (no preamble, no file meta) in ``transfer_syntax``.
+
+    Raises:
+        DataSetError: the transfer syntax is not supported or an element cannot be encoded.
+    """
+    implicit, little, deflated = _encoding(transfer_syntax)
+    fp = DicomBytesIO()
+    fp.is_implicit_VR = implicit
+    fp.is_little_endian = little
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns about the data set's own encoding
+            write_dataset(fp, data_set)
+    except Exception as exc:  # pydicom raises many types for unencodable values
+        raise DataSetError(f"cannot encode the data set: {exc}") from exc
+    raw = fp.getvalue()
+    if deflated:
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        raw = compressor.compress(raw) + compressor.flush()
+    return raw
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        raw = inflater.decompress(data, MAX_INFLATED_SIZE)
+    except zlib.error as exc:
+        raise DataSetError(f"cannot inflate the deflated data set: {exc}") from exc
+    if inflater.unconsumed_tail:
+        raise DataSetError(f"the deflated data set inflates beyond {MAX_INFLATED_SIZE} bytes")
+    return raw
+
+
+_LONG_VRS: Final = frozenset(
+    (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
+_UNDEFINED: Final = 0xFFFFFFFF
+_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+
+
+def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
+          until_item_end: bool = False) -> int:
+    """Check the element structure of a data set from ``pos``; returns where it ends.
+
+    pydicom silently truncates a value whose length runs past the data; this check does not.
+    """
+    order: Literal["little", "big"] = "little" if little else "big"
+    while pos < end:
+        if end - pos < 8:
+            raise DataSetError(f"truncated element header at byte {pos}")
+        tag = (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
+            data[pos + 2:pos + 4], order)
+        if tag == _ITEM_END and until_item_end:
+            return pos + 8
+        vr = data[pos + 4:pos + 6]
+        if implicit or tag >> 16 == 0xFFFE:
+            length, pos = int.from_bytes(data[pos + 4:pos + 8], order), pos + 8
+        elif vr in _LONG_VRS:
+            if end - pos < 12:
+                raise DataSetError(f"truncated element header at byte {pos}")
+            length, pos = int.from_bytes(data[pos + 8:pos + 12], order), pos + 12
+        else:
+            length, pos = int.from_bytes(data[pos + 6:pos + 8], order), pos + 8
+        if length == _UNDEFINED:
+            pos = _walk_items(data, pos, end, implicit, little)
+        elif pos + length > end:
+            raise DataSetError(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) claims "
+                               f"{length} bytes but only {end - pos} remain")
+        else:
+            pos += length
+    if until_item_end:
+        raise DataSetError("item without its Item Delimitation Item")
+    return pos
+
+
+def _walk_items(data: bytes, pos: int, end: int, implicit: bool, little: bool) -> int:
+    order: Literal["little", "big"] = "little" if little else "big"
+    while pos + 8 <= end:
+        tag = (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
+            data[pos + 2:pos + 4], order)
+        length = int.from_bytes(data[pos + 4:pos + 8], order)
+        pos += 8
+        if tag == _SEQUENCE_END:
+            return pos
+        if tag != _ITEM:
+            raise DataSetError(f"expected an item tag at byte {pos - 8}")
+        if length == _UNDEFINED:
+            pos = _walk(data, pos, end, implicit, little, until_item_end=True)
+        elif pos + length > end:
+            raise DataSetError(f"item at byte {pos - 8} runs past the end of the data set")
+        else:
+            _walk(data, pos, pos + length, implicit, little)
+            pos += length
+    raise DataSetError("sequence without its Sequence Delimitation Item")
+
+
+def decode_data_set(data: bytes, transfer_syntax: str) -> Dataset:
+    """Decode data-set bytes received in ``transfer_syntax``.
+
+    Values are parsed when first accessed (pydicom's raw elements), but the element structure is
+    checked here: a truncated or malformed data set raises at once.
+
+    Raises:
+        DataSetError: the bytes are not a data set in this transfer syntax.
+    """
+    implicit, little, deflated = _encoding(transfer_syntax)
+    if deflated:
+        data = _inflate(data)
+    _walk(data, 0, len(data), implicit, little)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data_set = read_dataset(cast(BinaryIO, DicomBytesIO(data)), implicit, little)
+    except Exception as exc:  # pydicom raises many types for malformed input
+        raise DataSetError(f"cannot decode the data set: {exc}") from exc
+    data_set.set_original_encoding(implicit, little)
+    return data_set
+
