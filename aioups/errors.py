@@ -14,6 +14,7 @@ __all__ = [
     "AssociationError",
     "AssociationRejected",
     "AssociationTimeout",
+    "ConfigurationError",
     "ConnectError",
     "ConnectionLost",
     "DIMSEFailure",
@@ -25,6 +26,7 @@ __all__ = [
     "PDUDecodeError",
     "ProtocolError",
     "RemoteProtocolError",
+    "StoreError",
     "TransportError",
 ]
 
@@ -166,3 +168,11 @@ class DIMSEFailure(DIMSEStatusError):
 
 class DataSetError(AioupsError):
     """A data set cannot be encoded or decoded (bad bytes, unsupported transfer syntax)."""
+
+
+class ConfigurationError(AioupsError):
+    """A configuration file or option is invalid (AE directory, store path, …)."""
+
+
+class StoreError(AioupsError):
+    """The workitem store failed (the request is answered 0110H and nothing is lost)."""

@@ -1,0 +1,226 @@
+"""Where a UPS SCP keeps its workitems and subscriptions: the store interface and two stores.
+
+* :class:`MemoryStore` — nothing survives a restart (tests, embedding, load tests).
+* :class:`SQLiteStore` — the embedded default of ``aioups serve``: one SQLite file in WAL mode.
+  Every write is committed (and, with ``synchronous="FULL"``, synced) before the call returns,
+  so a response is only sent for what is durable.  Reads are served from memory: the store
+  loads every row once when it opens and writes through afterwards.
+
+Workitems are stored as data-set bytes (Explicit VR Little Endian, without the Transaction UID)
+plus the columns the SCP needs without decoding: state, Transaction UID, final-state time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, final
+
+import anyio
+import anyio.to_thread
+
+from ..errors import StoreError
+
+
+@final
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredWorkitem:
+    """One workitem as stored."""
+
+    sop_instance_uid: str
+    state: str
+    #: the lock (kept after a final state, UPS-12); never sent to a peer
+    transaction_uid: str | None
+    #: Explicit VR Little Endian, without Transaction UID
+    data_set: bytes
+    #: wall-clock time (seconds) when it became COMPLETED or CANCELED
+    final_since: float | None = None
+
+
+@final
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredSubscription:
+    """One subscription: a Receiving AE and a UPS UID or a well-known global UID."""
+
+    receiving_ae: str
+    target: str
+    deletion_lock: bool
+    #: matching keys (Explicit VR LE) of a filtered global subscription
+    filter: bytes | None = None
+
+
+class UPSStore(Protocol):
+    """What the UPS SCP needs from a store.  Calls may run concurrently (the SCP serialises
+    the ones that touch one workitem)."""
+
+    async def open(self) -> bool:
+        """Open; True when earlier contents were kept (a warm start)."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+    def get(self, uid: str) -> StoredWorkitem | None:
+        """The workitem with this UID (from memory)."""
+
+    def workitems(self) -> Iterable[StoredWorkitem]:
+        """Every workitem (from memory)."""
+
+    async def put(self, item: StoredWorkitem) -> None:
+        """Insert or replace a workitem, durably."""
+
+    async def delete(self, uids: Iterable[str]) -> None:
+        """Remove workitems (purge), durably."""
+
+    def subscriptions(self) -> list[StoredSubscription]:
+        """Every subscription (from memory)."""
+
+    async def set_subscriptions(self, receiving_ae: str,
+                                records: Iterable[StoredSubscription]) -> None:
+        """Replace every subscription of one Receiving AE, durably."""
+
+
+class MemoryStore:
+    """A store in memory only."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, StoredWorkitem] = {}
+        self._subs: dict[str, list[StoredSubscription]] = {}
+
+    async def open(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None
+
+    def get(self, uid: str) -> StoredWorkitem | None:
+        return self._items.get(uid)
+
+    def workitems(self) -> Iterable[StoredWorkitem]:
+        return list(self._items.values())
+
+    async def put(self, item: StoredWorkitem) -> None:
+        self._items[item.sop_instance_uid] = item
+
+    async def delete(self, uids: Iterable[str]) -> None:
+        for uid in uids:
+            self._items.pop(uid, None)
+
+    def subscriptions(self) -> list[StoredSubscription]:
+        return [record for records in self._subs.values() for record in records]
+
+    async def set_subscriptions(self, receiving_ae: str,
+                                records: Iterable[StoredSubscription]) -> None:
+        kept = list(records)
+        if kept:
+            self._subs[receiving_ae] = kept
+        else:
+            self._subs.pop(receiving_ae, None)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS workitem (
+    uid TEXT PRIMARY KEY, state TEXT NOT NULL, transaction_uid TEXT,
+    data_set BLOB NOT NULL, final_since REAL);
+CREATE TABLE IF NOT EXISTS subscription (
+    receiving_ae TEXT NOT NULL, target TEXT NOT NULL, deletion_lock INTEGER NOT NULL,
+    filter BLOB, PRIMARY KEY (receiving_ae, target));
+"""
+
+
+class SQLiteStore(MemoryStore):
+    """A SQLite file (WAL) that survives restarts; ``path=":memory:"`` keeps nothing.
+
+    Args:
+        path: the database file (created if missing).
+        synchronous: SQLite's ``PRAGMA synchronous``: ``"FULL"`` (default) syncs every commit,
+            so an acknowledged request survives a power loss; ``"NORMAL"`` survives a crash of
+            the process only, and is faster.
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        super().__init__()
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous={synchronous!r}")
+        self.path = str(path)
+        self._synchronous = synchronous.upper()
+        self._db: sqlite3.Connection | None = None
+        self._lock = anyio.Lock()
+
+    async def open(self) -> bool:
+        try:
+            await anyio.to_thread.run_sync(self._open)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        return bool(self._items or self._subs)
+
+    def _open(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self._synchronous}")
+        db.executescript(_SCHEMA)
+        for uid, state, tuid, data, final_since in db.execute(
+                "SELECT uid, state, transaction_uid, data_set, final_since FROM workitem"):
+            self._items[uid] = StoredWorkitem(sop_instance_uid=uid, state=state,
+                                              transaction_uid=tuid, data_set=bytes(data),
+                                              final_since=final_since)
+        for ae, target, lock, filt in db.execute(
+                "SELECT receiving_ae, target, deletion_lock, filter FROM subscription"):
+            self._subs.setdefault(ae, []).append(StoredSubscription(
+                receiving_ae=ae, target=target, deletion_lock=bool(lock),
+                filter=None if filt is None else bytes(filt)))
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            async with self._lock:
+                await anyio.to_thread.run_sync(db.close)
+
+    async def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        """Run statements in one transaction in a worker thread; returns once committed."""
+        db = self._db
+        if db is None:
+            raise StoreError("the store is not open")
+
+        def run() -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    db.execute(sql, params)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        async with self._lock:
+            try:
+                await anyio.to_thread.run_sync(run, abandon_on_cancel=False)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    async def put(self, item: StoredWorkitem) -> None:
+        await self._write([(
+            "INSERT OR REPLACE INTO workitem (uid, state, transaction_uid, data_set, final_since)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (item.sop_instance_uid, item.state, item.transaction_uid, item.data_set,
+             item.final_since))])
+        await super().put(item)
+
+    async def delete(self, uids: Iterable[str]) -> None:
+        uids = list(uids)
+        await self._write([("DELETE FROM workitem WHERE uid = ?", (uid,)) for uid in uids])
+        await super().delete(uids)
+
+    async def set_subscriptions(self, receiving_ae: str,
+                                records: Iterable[StoredSubscription]) -> None:
+        records = list(records)
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            ("DELETE FROM subscription WHERE receiving_ae = ?", (receiving_ae,))]
+        statements += [(
+            "INSERT INTO subscription (receiving_ae, target, deletion_lock, filter)"
+            " VALUES (?, ?, ?, ?)", (r.receiving_ae, r.target, int(r.deletion_lock), r.filter))
+            for r in records]
+        await self._write(statements)
+        await super().set_subscriptions(receiving_ae, records)
