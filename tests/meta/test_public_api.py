@@ -33,10 +33,10 @@ SNAPSHOT: dict[str, list[str]] = {
     ],
     "aioups.errors": [
         "AioupsError", "AioupsTimeout", "AssociationAborted", "AssociationError",
-        "AssociationRejected", "AssociationTimeout", "ConnectError", "ConnectionLost",
-        "DIMSEFailure", "DIMSEStatusError", "DIMSETimeout", "DataSetError", "LocalProtocolError",
-        "NoAcceptedContext", "PDUDecodeError", "ProtocolError", "RemoteProtocolError",
-        "TransportError",
+        "AssociationRejected", "AssociationTimeout", "ConfigurationError", "ConnectError",
+        "ConnectionLost", "DIMSEFailure", "DIMSEStatusError", "DIMSETimeout", "DataSetError",
+        "LocalProtocolError", "NoAcceptedContext", "PDUDecodeError", "ProtocolError",
+        "RemoteProtocolError", "StoreError", "TransportError",
     ],
     "aioups.pdu": [
         "AAbort", "AAssociateAC", "AAssociateRJ", "AAssociateRQ", "ACSERejectReason",
