@@ -161,7 +161,8 @@ def failure_response(message: AnswerableRequest, status: int, comment: str | Non
     cls = RESPONSE_TYPES[type(message)]
     extra: dict[str, Any] = {}
     if error is not None:
-        extra["error_id"] = error.error_id
+        if not isinstance(message, CFindRQ | CEchoRQ):  # Error ID: N-services only (PS3.7)
+            extra["error_id"] = error.error_id
         extra["offending_element"] = error.offending_elements or None
         if cls in (NGetRSP, NSetRSP):
             extra["attribute_identifier_list"] = error.attribute_identifiers or None
