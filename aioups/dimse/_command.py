@@ -12,7 +12,7 @@ from dataclasses import fields
 from enum import Enum
 from typing import final
 
-from ..errors import RemoteProtocolError
+from ..errors import LocalProtocolError, RemoteProtocolError
 from ..pdu import AbortReason
 from ._messages import MESSAGE_TYPES, Message
 
@@ -91,7 +91,19 @@ _PLANS = {cls: _plan(cls) for cls in MESSAGE_TYPES.values()}
 
 
 def encode_command(message: Message, *, has_data_set: bool) -> bytes:
-    """Encode a message's command set, (0000,0000) CommandGroupLength first."""
+    """Encode a message's command set, (0000,0000) CommandGroupLength first.
+
+    Raises:
+        LocalProtocolError: a field value cannot be encoded (out of range, wrong type, text
+            outside the VR's character repertoire).
+    """
+    try:
+        return _encode_command(message, has_data_set)
+    except (struct.error, UnicodeEncodeError, KeyError, TypeError, ValueError) as exc:
+        raise LocalProtocolError(f"cannot encode {type(message).__name__}: {exc}") from None
+
+
+def _encode_command(message: Message, has_data_set: bool) -> bytes:
     parts: list[bytes] = []
     for name, elem, vr in _PLANS[type(message)]:
         if elem == _COMMAND_FIELD:

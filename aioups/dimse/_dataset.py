@@ -84,6 +84,8 @@ def encode_data_set(data_set: Dataset, transfer_syntax: str) -> bytes:
     if deflated:
         compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
         raw = compressor.compress(raw) + compressor.flush()
+        if len(raw) % 2:
+            raw += b"\0"  # PDV fragments are even (UL-33); the inflater ignores the pad byte
     return raw
 
 
@@ -93,8 +95,11 @@ def _inflate(data: bytes) -> bytes:
         raw = inflater.decompress(data, MAX_INFLATED_SIZE)
     except zlib.error as exc:
         raise DataSetError(f"cannot inflate the deflated data set: {exc}") from exc
-    if inflater.unconsumed_tail:
-        raise DataSetError(f"the deflated data set inflates beyond {MAX_INFLATED_SIZE} bytes")
+    if not inflater.eof:
+        if len(raw) >= MAX_INFLATED_SIZE:
+            raise DataSetError(f"the deflated data set inflates beyond {MAX_INFLATED_SIZE} "
+                               "bytes")
+        raise DataSetError("the deflated data set is truncated")
     return raw
 
 
@@ -104,11 +109,21 @@ _UNDEFINED: Final = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 
 
+def _is_sequence(tag: int, vr: bytes, implicit: bool) -> bool:
+    if not implicit:
+        return vr == b"SQ"
+    try:
+        return bool(dictionary_VR(tag) == "SQ")
+    except KeyError:  # private or unknown: cannot tell, left to pydicom
+        return False
+
+
 def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
           until_item_end: bool = False) -> int:
     """Check the element structure of a data set from ``pos``; returns where it ends.
 
-    pydicom silently truncates a value whose length runs past the data; this check does not.
+    pydicom silently truncates a value whose length runs past the data, and takes item tags
+    for elements; this check does not.
     """
     order: Literal["little", "big"] = "little" if little else "big"
     while pos < end:
@@ -116,10 +131,13 @@ def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
             raise DataSetError(f"truncated element header at byte {pos}")
         tag = (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
             data[pos + 2:pos + 4], order)
-        if tag == _ITEM_END and until_item_end:
-            return pos + 8
+        if tag >> 16 == 0xFFFE:
+            if tag == _ITEM_END and until_item_end:
+                return pos + 8
+            raise DataSetError(f"item tag ({tag >> 16:04X},{tag & 0xFFFF:04X}) outside a "
+                               f"sequence at byte {pos}")
         vr = data[pos + 4:pos + 6]
-        if implicit or tag >> 16 == 0xFFFE:
+        if implicit:
             length, pos = int.from_bytes(data[pos + 4:pos + 8], order), pos + 8
         elif vr in _LONG_VRS:
             if end - pos < 12:
@@ -133,31 +151,39 @@ def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
             raise DataSetError(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) claims "
                                f"{length} bytes but only {end - pos} remain")
         else:
+            if _is_sequence(tag, vr, implicit):
+                _walk_items(data, pos, pos + length, implicit, little, defined=True)
             pos += length
     if until_item_end:
         raise DataSetError("item without its Item Delimitation Item")
     return pos
 
 
-def _walk_items(data: bytes, pos: int, end: int, implicit: bool, little: bool) -> int:
+def _walk_items(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
+                defined: bool = False) -> int:
+    """Check the items of a sequence: up to its Sequence Delimitation Item, or (``defined``)
+    filling exactly ``pos`` to ``end``."""
     order: Literal["little", "big"] = "little" if little else "big"
     while pos + 8 <= end:
         tag = (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
             data[pos + 2:pos + 4], order)
         length = int.from_bytes(data[pos + 4:pos + 8], order)
         pos += 8
-        if tag == _SEQUENCE_END:
+        if tag == _SEQUENCE_END and not defined:
             return pos
         if tag != _ITEM:
             raise DataSetError(f"expected an item tag at byte {pos - 8}")
         if length == _UNDEFINED:
             pos = _walk(data, pos, end, implicit, little, until_item_end=True)
         elif pos + length > end:
-            raise DataSetError(f"item at byte {pos - 8} runs past the end of the data set")
+            raise DataSetError(f"item at byte {pos - 8} runs past the end of its sequence")
         else:
             _walk(data, pos, pos + length, implicit, little)
             pos += length
-    raise DataSetError("sequence without its Sequence Delimitation Item")
+    if defined and pos == end:
+        return pos
+    raise DataSetError("sequence without its Sequence Delimitation Item" if not defined
+                       else f"sequence items do not fill the sequence at byte {pos}")
 
 
 def decode_data_set(data: bytes, transfer_syntax: str) -> Dataset:

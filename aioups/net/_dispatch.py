@@ -155,6 +155,15 @@ def is_inline(handler: Handler | None) -> bool:
     return bool(getattr(handler, "aioups_inline", False))
 
 
+def error_comment(text: str | None) -> str | None:
+    """``text`` as a valid Error Comment (LO): one line of at most 64 Latin-1 characters."""
+    if text is None:
+        return None
+    line = " ".join(text.split())
+    line = line.encode("latin-1", "replace").decode("latin-1")
+    return line if len(line) <= 64 else line[:61] + "..."
+
+
 def failure_response(message: AnswerableRequest, status: int, comment: str | None = None, *,
                      error: DIMSEStatusError | None = None) -> Response:
     """The response carrying a failure ``status`` (and the error fields of ``error``)."""
@@ -169,7 +178,7 @@ def failure_response(message: AnswerableRequest, status: int, comment: str | Non
     if isinstance(message, CFindRQ | CEchoRQ):
         extra["affected_sop_class_uid"] = message.affected_sop_class_uid
     return cls(message_id_being_responded_to=message.message_id, status=status,
-               error_comment=comment, **extra)
+               error_comment=error_comment(comment), **extra)
 
 
 def refusal(handlers: Handlers, context: NegotiatedContext,
@@ -207,6 +216,9 @@ async def perform(handlers: Handlers, request: ServiceRequest, respond: Respond)
             await _stream_matches(request, result, respond)  # type: ignore[arg-type]
             return
         response, data_set = _unpack(await result)  # type: ignore[misc]
+        expected = RESPONSE_TYPES[type(message)]
+        if not isinstance(response, expected):
+            raise TypeError(f"the handler returned {response!r}, not a {expected.__name__}")
         encoded = request.encode(data_set)
     except DIMSEStatusError as exc:
         await respond(failure_response(message, exc.status, exc.error_comment, error=exc), None)

@@ -23,7 +23,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ..dimse import CCancelRQ, CFindRQ, MessageReceived, Response, Status, UnknownCommand
-from ..errors import AioupsError
+from ..errors import AioupsError, LocalProtocolError
 from ._dispatch import (
     ANSWERABLE,
     CancelSignal,
@@ -136,7 +136,7 @@ class Performer:
         context_id = request.context.context_id
 
         async def respond(response: Response, data_set: bytes | None) -> None:
-            await self._send(context_id, response, data_set, request)
+            await self._send(context_id, response, data_set, request.message)
 
         try:
             await perform(self._handlers, request, respond)
@@ -149,10 +149,18 @@ class Performer:
 
     async def _send(self, context_id: int, response: Response, data_set: bytes | None,
                     request: object) -> None:
+        assoc = self._association
         try:
-            await self._association._send_message(context_id, response, data_set)
+            await assoc._send_message(context_id, response, data_set)
+        except LocalProtocolError as exc:
+            if not isinstance(request, ANSWERABLE) or not assoc.is_established:
+                logger.info("%s: could not answer %r: %s", assoc.peer, request, exc)
+                return
+            logger.error("%s: cannot encode %r (%s): answering 0110H", assoc.peer, response, exc)
+            await self._send(context_id, failure_response(
+                request, Status.PROCESSING_FAILURE, "response could not be encoded"), None, None)
         except AioupsError as exc:
-            logger.info("%s: could not answer %r: %s", self._association.peer, request, exc)
+            logger.info("%s: could not answer %r: %s", assoc.peer, request, exc)
 
     async def _refuse(self, received: MessageReceived, status: Status, comment: str) -> None:
         message = received.message

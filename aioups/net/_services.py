@@ -34,7 +34,7 @@ from ..dimse import (
     encode_data_set,
     status_category,
 )
-from ..errors import AioupsError, DIMSEFailure
+from ..errors import AioupsError, DIMSEFailure, NoAcceptedContext
 from ..ul import NegotiatedContext
 from ._association import Association
 from ._invoke import Outstanding
@@ -126,8 +126,12 @@ def _context(association: Association, request_type: type[InvokedRequest], abstr
         return association.context_for(abstract_syntax, as_scp=as_scp)
     negotiated = association.negotiated
     if negotiated is None or context_id not in negotiated.contexts:
-        raise AioupsError(f"presentation context {context_id} is not accepted")
-    return negotiated.contexts[context_id]
+        raise NoAcceptedContext(f"presentation context {context_id} is not accepted")
+    context = negotiated.contexts[context_id]
+    if not (context.local_scp if as_scp else context.local_scu):  # DIMSE-32
+        raise NoAcceptedContext(f"presentation context {context_id} does not let us act as "
+                                f"{'SCP' if as_scp else 'SCU'}")
+    return context
 
 
 def _encode(data_set: DataSetArg, context: NegotiatedContext) -> bytes | None:

@@ -46,7 +46,9 @@ class StoredSubscription:
 
     receiving_ae: str
     target: str
-    deletion_lock: bool
+    #: ``"WITH_LOCK"``, ``"WITHOUT_LOCK"`` or ``"NOT_SUBSCRIBED"`` (an instance a global
+    #: subscriber unsubscribed from)
+    state: str
     #: matching keys (Explicit VR LE) of a filtered global subscription
     filter: bytes | None = None
 
@@ -124,7 +126,7 @@ CREATE TABLE IF NOT EXISTS workitem (
     uid TEXT PRIMARY KEY, state TEXT NOT NULL, transaction_uid TEXT,
     data_set BLOB NOT NULL, final_since REAL);
 CREATE TABLE IF NOT EXISTS subscription (
-    receiving_ae TEXT NOT NULL, target TEXT NOT NULL, deletion_lock INTEGER NOT NULL,
+    receiving_ae TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL,
     filter BLOB, PRIMARY KEY (receiving_ae, target));
 """
 
@@ -165,10 +167,10 @@ class SQLiteStore(MemoryStore):
             self._items[uid] = StoredWorkitem(sop_instance_uid=uid, state=state,
                                               transaction_uid=tuid, data_set=bytes(data),
                                               final_since=final_since)
-        for ae, target, lock, filt in db.execute(
-                "SELECT receiving_ae, target, deletion_lock, filter FROM subscription"):
+        for ae, target, state, filt in db.execute(
+                "SELECT receiving_ae, target, state, filter FROM subscription"):
             self._subs.setdefault(ae, []).append(StoredSubscription(
-                receiving_ae=ae, target=target, deletion_lock=bool(lock),
+                receiving_ae=ae, target=target, state=state,
                 filter=None if filt is None else bytes(filt)))
         self._db = db
 
@@ -219,8 +221,8 @@ class SQLiteStore(MemoryStore):
         statements: list[tuple[str, tuple[object, ...]]] = [
             ("DELETE FROM subscription WHERE receiving_ae = ?", (receiving_ae,))]
         statements += [(
-            "INSERT INTO subscription (receiving_ae, target, deletion_lock, filter)"
-            " VALUES (?, ?, ?, ?)", (r.receiving_ae, r.target, int(r.deletion_lock), r.filter))
+            "INSERT INTO subscription (receiving_ae, target, state, filter)"
+            " VALUES (?, ?, ?, ?)", (r.receiving_ae, r.target, r.state, r.filter))
             for r in records]
         await self._write(statements)
         await super().set_subscriptions(receiving_ae, records)

@@ -98,7 +98,7 @@ async def test_association_released_after_idle_and_reopened() -> None:
             rx.expected = 1
             delivery.submit("MONITOR", event("1.1"))
             await delivery.wait_idle()
-            while delivery.workers:  # released after the idle timeout
+            while delivery.workers:  # noqa: ASYNC110 - released after the idle timeout
                 await anyio.sleep(0.01)
             rx.got, rx.expected = anyio.Event(), 2
             delivery.submit("MONITOR", event("1.2"))

@@ -37,12 +37,12 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     await store.put(item("1.1"))
     await store.put(item("1.2", "COMPLETED", "7.7"))
     await store.delete(["1.1"])
-    subs = [StoredSubscription(receiving_ae="MON", target="1.2", deletion_lock=True),
+    subs = [StoredSubscription(receiving_ae="MON", target="1.2", state="WITH_LOCK"),
             StoredSubscription(receiving_ae="MON", target="1.2.840.10008.5.1.4.34.5.1",
-                               deletion_lock=False, filter=b"\x01\x02")]
+                               state="WITHOUT_LOCK", filter=b"\x01\x02")]
     await store.set_subscriptions("MON", subs)
     await store.set_subscriptions("OTHER", [StoredSubscription(
-        receiving_ae="OTHER", target="1.2", deletion_lock=False)])
+        receiving_ae="OTHER", target="1.2", state="NOT_SUBSCRIBED")])
     await store.set_subscriptions("OTHER", [])
     await store.close()
 
