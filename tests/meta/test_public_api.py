@@ -77,6 +77,15 @@ SNAPSHOT: dict[str, list[str]] = {
         "echo_handler", "inline_handler", "n_action", "n_create", "n_delete", "n_event_report",
         "n_get", "n_set", "open_association", "send_echo", "send_request",
     ],
+    "aioups.ups": [
+        "EventTypeID", "GlobalSubscriptionRecord", "IdentifierProblem",
+        "InstanceSubscriptionRecord", "ListStatus", "MatchOptions", "Outcome", "PerformerResponse",
+        "Query", "SCPStatus", "STATE_TABLE", "SubscriptionPolicy", "SubscriptionRecord",
+        "SubscriptionRegistry", "SubscriptionResult", "SubscriptionState", "UPSEvent", "UPSState",
+        "Workitem", "apply_n_set", "change_state", "check_identifier", "compile_query",
+        "create_workitem", "events_for_change", "matches", "n_get_attributes", "request_cancel",
+        "response_identifier", "scp_status_change", "state_report", "strip_transaction_uid",
+    ],
     "aioups.cli": ["main"],
 }
 
