@@ -12,6 +12,7 @@ from ._dataset import Dataset as Dataset
 from ._dataset import MultiValue as MultiValue
 from ._dataset import Sequence as Sequence
 from ._dataset import Tag as Tag
+from ._dataset import as_bytes as as_bytes
 from ._dataset import decode_data_set as decode_data_set
 from ._dataset import dictionary_VR as dictionary_VR
 from ._dataset import encode_data_set as encode_data_set
@@ -90,6 +91,7 @@ __all__ = [
     "StatusCategory",
     "Tag",
     "UnknownCommand",
+    "as_bytes",
     "decode_command",
     "decode_command_elements",
     "decode_data_set",

@@ -34,7 +34,8 @@ from .._uids import (
 from ..errors import DataSetError
 
 __all__ = [
-    "BaseTag", "DataElement", "Dataset", "MultiValue", "Sequence", "Tag", "decode_data_set",
+    "BaseTag", "DataElement", "Dataset", "MultiValue", "Sequence", "Tag", "as_bytes",
+    "decode_data_set",
     "dictionary_VR", "encode_data_set", "generate_uid", "is_supported_transfer_syntax",
     "keyword_for_tag", "tag_for_keyword",
 ]
@@ -89,6 +90,14 @@ def encode_data_set(data_set: Dataset, transfer_syntax: str) -> bytes:
     return raw
 
 
+def as_bytes(data_set: Dataset | bytes | None, transfer_syntax: str) -> bytes | None:
+    """A data set given as a ``Dataset`` or as encoded bytes, as bytes in ``transfer_syntax``
+    (bytes pass through unchanged)."""
+    if data_set is None or isinstance(data_set, bytes):
+        return data_set
+    return encode_data_set(data_set, transfer_syntax)
+
+
 def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
@@ -107,6 +116,11 @@ _LONG_VRS: Final = frozenset(
     (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
 _UNDEFINED: Final = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+
+
+def _read_tag(data: bytes, pos: int, order: Literal["little", "big"]) -> int:
+    return (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
+        data[pos + 2:pos + 4], order)
 
 
 def _is_sequence(tag: int, vr: bytes, implicit: bool) -> bool:
@@ -129,8 +143,7 @@ def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
     while pos < end:
         if end - pos < 8:
             raise DataSetError(f"truncated element header at byte {pos}")
-        tag = (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
-            data[pos + 2:pos + 4], order)
+        tag = _read_tag(data, pos, order)
         if tag >> 16 == 0xFFFE:
             if tag == _ITEM_END and until_item_end:
                 return pos + 8
@@ -165,8 +178,7 @@ def _walk_items(data: bytes, pos: int, end: int, implicit: bool, little: bool, *
     filling exactly ``pos`` to ``end``."""
     order: Literal["little", "big"] = "little" if little else "big"
     while pos + 8 <= end:
-        tag = (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
-            data[pos + 2:pos + 4], order)
+        tag = _read_tag(data, pos, order)
         length = int.from_bytes(data[pos + 4:pos + 8], order)
         pos += 8
         if tag == _SEQUENCE_END and not defined:

@@ -38,8 +38,8 @@ from ..dimse import (
     Request,
     Response,
     Status,
+    as_bytes,
     decode_data_set,
-    encode_data_set,
 )
 from ..errors import DataSetError, DIMSEStatusError
 from ..ul import NegotiatedContext
@@ -127,9 +127,7 @@ class ServiceRequest:
 
     def encode(self, data_set: DataSetLike) -> bytes | None:
         """A data set as bytes in this request's transfer syntax."""
-        if data_set is None or isinstance(data_set, bytes):
-            return data_set
-        return encode_data_set(data_set, self.context.transfer_syntax)
+        return as_bytes(data_set, self.context.transfer_syntax)
 
 
 def inline_handler(handler: Handler) -> Handler:
@@ -169,14 +167,14 @@ def failure_response(message: AnswerableRequest, status: int, comment: str | Non
     """The response carrying a failure ``status`` (and the error fields of ``error``)."""
     cls = RESPONSE_TYPES[type(message)]
     extra: dict[str, Any] = {}
+    if isinstance(message, CFindRQ | CEchoRQ):
+        extra["affected_sop_class_uid"] = message.affected_sop_class_uid
     if error is not None:
-        if not isinstance(message, CFindRQ | CEchoRQ):  # Error ID: N-services only (PS3.7)
+        if "affected_sop_class_uid" not in extra:  # Error ID: N-services only (PS3.7)
             extra["error_id"] = error.error_id
         extra["offending_element"] = error.offending_elements or None
         if cls in (NGetRSP, NSetRSP):
             extra["attribute_identifier_list"] = error.attribute_identifiers or None
-    if isinstance(message, CFindRQ | CEchoRQ):
-        extra["affected_sop_class_uid"] = message.affected_sop_class_uid
     return cls(message_id_being_responded_to=message.message_id, status=status,
                error_comment=error_comment(comment), **extra)
 

@@ -108,7 +108,6 @@ class Invoker:
         self.outstanding: dict[int, Outstanding] = {}
         self.requests_sent = 0
         self.responses_received = 0
-        self._error: AioupsError | None = None
 
     def configure(self, window: int, engine: DIMSEEngine, task_group: TaskGroup | None) -> None:
         """Set the negotiated invoked window (0 = unlimited)."""
@@ -121,8 +120,7 @@ class Invoker:
         """Wait for a window slot, allocate a Message ID and send the request."""
         await self._window.acquire()
         try:
-            if self._error is not None:
-                raise self._error
+            self._association._raise_if_dead()
             assert self._engine is not None
             message_id = self._engine.next_message_id(self.outstanding)
             message = build(message_id)
@@ -184,10 +182,8 @@ class Invoker:
 
     def fail(self, error: AioupsError) -> None:
         """The association ended: wake every waiter with ``error``."""
-        if self._error is None:
-            self._error = error
         for out in self.outstanding.values():
-            out.error = self._error
+            out.error = error
             if out.wake is not None:
                 out.wake.set()
             self._window.release()
@@ -211,7 +207,7 @@ class Invoker:
         and a late answer could no longer be matched.  One task per association instead of a
         cancel scope per request, which is cheaper."""
         step = self.default_timeout if self.default_timeout is not None else 60.0
-        while self._error is None:
+        while self._association._error is None:
             now = anyio.current_time()
             next_check = now + step  # later requests have later deadlines
             for out in self.outstanding.values():

@@ -30,8 +30,8 @@ from ..dimse import (
     Response,
     Status,
     StatusCategory,
+    as_bytes,
     decode_data_set,
-    encode_data_set,
     status_category,
 )
 from ..errors import AioupsError, DIMSEFailure, NoAcceptedContext
@@ -134,12 +134,6 @@ def _context(association: Association, request_type: type[InvokedRequest], abstr
     return context
 
 
-def _encode(data_set: DataSetArg, context: NegotiatedContext) -> bytes | None:
-    if data_set is None or isinstance(data_set, bytes):
-        return data_set
-    return encode_data_set(data_set, context.transfer_syntax)
-
-
 def _sop_class(fields: dict[str, Any]) -> str:
     return str(fields.get("affected_sop_class_uid") or fields["requested_sop_class_uid"])
 
@@ -167,7 +161,7 @@ async def send_request(association: Association, request_type: type[InvokedReque
     """
     context = _context(association, request_type, abstract_syntax or _sop_class(fields),
                        context_id)
-    encoded = _encode(data_set, context)
+    encoded = as_bytes(data_set, context.transfer_syntax)
     message, returned = await association.request(
         context.context_id, lambda message_id: request_type(message_id=message_id, **fields),
         encoded, timeout=timeout)
@@ -247,8 +241,8 @@ def c_find(association: Association, sop_class_uid: str, identifier: DataSetArg,
     """
     context = _context(association, CFindRQ, abstract_syntax or sop_class_uid, context_id)
     fields = {"affected_sop_class_uid": sop_class_uid, "priority": priority}
-    return FindResults(association, context, CFindRQ, fields, _encode(identifier, context),
-                       timeout)
+    return FindResults(association, context, CFindRQ, fields,
+                       as_bytes(identifier, context.transfer_syntax), timeout)
 
 
 @final

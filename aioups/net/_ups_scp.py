@@ -350,7 +350,7 @@ class UPSService:
         if not title:
             raise DIMSEStatusError(Status.NO_SUCH_ARGUMENT, "Receiving AE missing")
         async with self._subscription_lock:
-            items = {key: item.data_set for key, item in self.workitems.items()}
+            items = _DataSets(self.workitems)
             if message.action_type_id == 3:
                 keys = Dataset()
                 for element in information:
@@ -408,6 +408,23 @@ class UPSService:
                 self.subscriptions.workitem_purged(uid)
             logger.info("purged %d final workitems", len(due))
         return due
+
+
+class _DataSets(Mapping[str, Dataset]):
+    """The workitems' data sets by UID, as the subscription registry reads them: a view, so a
+    subscription does not copy the whole worklist."""
+
+    def __init__(self, workitems: Mapping[str, Workitem]) -> None:
+        self._workitems = workitems
+
+    def __getitem__(self, uid: str) -> Dataset:
+        return self._workitems[uid].data_set
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._workitems)
+
+    def __len__(self) -> int:
+        return len(self._workitems)
 
 
 def _stored(record: SubscriptionRecord) -> StoredSubscription:

@@ -66,8 +66,8 @@ SNAPSHOT: dict[str, list[str]] = {
         "NCreateRQ", "NCreateRSP", "NDeleteRQ", "NDeleteRSP", "NEventReportRQ", "NEventReportRSP",
         "NGetRQ", "NGetRSP", "NO_DATA_SET", "NSetRQ", "NSetRSP", "Priority", "RESPONSE_TYPES",
         "Request", "Response", "Sequence", "Status", "StatusCategory", "Tag", "UnknownCommand",
-        "decode_command", "decode_command_elements", "decode_data_set", "dictionary_VR",
-        "encode_command", "encode_data_set", "fragment_message", "generate_uid",
+        "as_bytes", "decode_command", "decode_command_elements", "decode_data_set",
+        "dictionary_VR", "encode_command", "encode_data_set", "fragment_message", "generate_uid",
         "is_supported_transfer_syntax", "keyword_for_tag", "status_category", "tag_for_keyword",
     ],
     "aioups.net": [

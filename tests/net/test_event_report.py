@@ -12,29 +12,25 @@ Every test runs on asyncio and trio and is bounded by ``anyio.fail_after``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 import anyio
 import anyio.lowlevel
 import pytest
-from anyio.abc import SocketStream
 from helpers import peers
+from helpers.raw_peer import RawRequestor
 from pydicom import Dataset
 
 from aioups import PresentationContextProposal, Status
 from aioups._uids import UPS_EVENT, UPS_PUSH, VERIFICATION
 from aioups.dimse import (
     CEchoRQ,
-    DIMSEEngine,
-    MessageReceived,
     NActionRQ,
     NActionRSP,
     NEventReportRQ,
     NEventReportRSP,
     NGetRQ,
     NGetRSP,
-    Request,
     encode_data_set,
 )
 from aioups.errors import DIMSEFailure, DIMSEStatusError, NoAcceptedContext
@@ -52,8 +48,7 @@ from aioups.net import (
     n_get,
     open_association,
 )
-from aioups.pdu import PDU, AAssociateAC, AReleaseRP, AReleaseRQ, PDataTF, PDUFramer, encode_pdu
-from aioups.ul import SupportedSyntax, build_associate_rq, negotiated_from_ac
+from aioups.ul import SupportedSyntax
 
 pytestmark = pytest.mark.anyio
 
@@ -442,56 +437,6 @@ async def test_explicit_context_id_does_not_bypass_the_role_check() -> None:
                                      context_id=context.context_id)
             assert association.statistics().requests_sent == 0
     assert listener.reports == []
-
-
-class RawRequestor:
-    """A requestor writing PDUs itself, so it can send requests in roles it was not granted."""
-
-    def __init__(self, stream: SocketStream) -> None:
-        self.stream = stream
-        self.framer = PDUFramer()
-        self.engine: DIMSEEngine | None = None
-        #: of context 1, the only one proposed
-        self.transfer_syntax = ""
-
-    @classmethod
-    @asynccontextmanager
-    async def connect(cls, port: int, contexts: tuple[PresentationContextProposal, ...],
-                      ) -> AsyncIterator[RawRequestor]:
-        rq = build_associate_rq(calling_ae_title="RAW", called_ae_title="AIOUPS",
-                                contexts=contexts)
-        async with await anyio.connect_tcp(peers.HOST, port) as stream:
-            peer = cls(stream)
-            await stream.send(encode_pdu(rq))
-            ac = await peer.next_pdu()
-            assert isinstance(ac, AAssociateAC), ac
-            negotiated = negotiated_from_ac(rq, ac, requestor=True)
-            peer.engine = DIMSEEngine(negotiated.contexts, negotiated.peer_max_pdu_length)
-            peer.transfer_syntax = negotiated.contexts[1].transfer_syntax
-            yield peer
-
-    async def next_pdu(self) -> PDU:
-        while (pdu := self.framer.next_pdu()) is None:
-            self.framer.feed(await self.stream.receive())
-        return pdu
-
-    async def request(self, message: Request, data_set: bytes | None = None,
-                      ) -> MessageReceived:
-        """Send ``message`` on context 1 and return the response."""
-        assert self.engine is not None
-        for pdata in self.engine.encode(1, message, data_set):
-            await self.stream.send(encode_pdu(PDataTF(pdata.pdvs)))
-        while True:
-            pdu = await self.next_pdu()
-            assert isinstance(pdu, PDataTF), pdu
-            messages = self.engine.receive_pdvs(pdu.pdvs)
-            if messages:
-                [received] = messages
-                return received
-
-    async def release(self) -> None:
-        await self.stream.send(encode_pdu(AReleaseRQ()))
-        assert isinstance(await self.next_pdu(), AReleaseRP)
 
 
 def event_rq(message_id: int = 1) -> NEventReportRQ:

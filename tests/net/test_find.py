@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.lowlevel
+import helpers.raw_peer
 import pytest
 from anyio.abc import SocketStream
 from helpers import peers
@@ -39,7 +40,6 @@ from aioups.dimse import (
     CEchoRQ,
     CFindRQ,
     CFindRSP,
-    DIMSEEngine,
     Message,
     UnknownCommand,
     decode_command_elements,
@@ -59,15 +59,8 @@ from aioups.net import (
     open_association,
 )
 from aioups.pdu import (
-    PDU,
-    AAssociateAC,
-    AReleaseRP,
-    AReleaseRQ,
     PDataTF,
-    PDUFramer,
-    encode_pdu,
 )
-from aioups.ul import build_associate_rq, negotiated_from_ac
 
 pytestmark = pytest.mark.anyio
 
@@ -503,47 +496,20 @@ class WireMessage:
     data_set_type: int
 
 
-class RawRequestor:
-    """A requestor that speaks PDUs itself, to see exactly what the server sends."""
+class RawRequestor(helpers.raw_peer.RawRequestor):
+    """A raw requestor that also records each message's CommandDataSetType, to see exactly
+    what the server sends."""
 
     def __init__(self, stream: SocketStream) -> None:
-        self.stream = stream
-        self.framer = PDUFramer()
-        self.engine: DIMSEEngine | None = None
-        self.messages: deque[WireMessage] = deque()
+        super().__init__(stream)
+        self.wire: deque[WireMessage] = deque()
         self._command: list[bytes] = []
         self._data_set_type = 0
-
-    @classmethod
-    @asynccontextmanager
-    async def connect(cls, port: int, contexts: tuple[PresentationContextProposal, ...],
-                      ) -> AsyncIterator[RawRequestor]:
-        rq = build_associate_rq(calling_ae_title="RAW", called_ae_title="AIOUPS",
-                                contexts=contexts)
-        async with await anyio.connect_tcp(peers.HOST, port) as stream:
-            peer = cls(stream)
-            await stream.send(encode_pdu(rq))
-            ac = await peer.next_pdu()
-            assert isinstance(ac, AAssociateAC), ac
-            negotiated = negotiated_from_ac(rq, ac, requestor=True)
-            peer.engine = DIMSEEngine(negotiated.contexts, negotiated.peer_max_pdu_length)
-            yield peer
-
-    async def next_pdu(self) -> PDU:
-        while (pdu := self.framer.next_pdu()) is None:
-            self.framer.feed(await self.stream.receive())
-        return pdu
-
-    async def send(self, context_id: int, message: Message, data_set: bytes | None = None,
-                   ) -> None:
-        assert self.engine is not None
-        for request in self.engine.encode(context_id, message, data_set):
-            await self.stream.send(encode_pdu(PDataTF(request.pdvs)))
 
     async def receive(self) -> WireMessage:
         """The next whole message (command and data set) the server sent."""
         assert self.engine is not None
-        while not self.messages:
+        while not self.wire:
             pdu = await self.next_pdu()
             assert isinstance(pdu, PDataTF), pdu
             for pdv in pdu.pdvs:
@@ -556,13 +522,10 @@ class RawRequestor:
                         assert isinstance(value, int)
                         self._data_set_type = value
                 for received in self.engine.receive_pdvs((pdv,)):
-                    self.messages.append(WireMessage(received.context_id, received.message,
-                                                     received.data_set, self._data_set_type))
-        return self.messages.popleft()
+                    self.wire.append(WireMessage(received.context_id, received.message,
+                                                 received.data_set, self._data_set_type))
+        return self.wire.popleft()
 
-    async def release(self) -> None:
-        await self.stream.send(encode_pdu(AReleaseRQ()))
-        assert isinstance(await self.next_pdu(), AReleaseRP)
 
 
 RAW_CONTEXTS = (PresentationContextProposal(abstract_syntax=UPS_PULL,

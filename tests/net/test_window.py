@@ -13,15 +13,14 @@ meet through events, never sleeps.
 from __future__ import annotations
 
 import struct
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
 import anyio.lowlevel
 import pytest
-from anyio.abc import SocketStream
 from helpers import peers
+from helpers.raw_peer import RawRequestor
 from pydicom import Dataset
 
 from aioups import PresentationContextProposal, Status
@@ -29,13 +28,10 @@ from aioups._uids import UPS_PUSH, VERIFICATION
 from aioups.dimse import (
     CEchoRQ,
     CEchoRSP,
-    DIMSEEngine,
-    Message,
     MessageReceived,
     NGetRQ,
     NGetRSP,
     UnknownCommand,
-    fragment_message,
 )
 from aioups.net import (
     Association,
@@ -47,8 +43,6 @@ from aioups.net import (
     n_get,
     open_association,
 )
-from aioups.pdu import PDU, AAssociateAC, AReleaseRP, AReleaseRQ, PDataTF, PDUFramer, encode_pdu
-from aioups.ul import build_associate_rq, negotiated_from_ac
 
 pytestmark = pytest.mark.anyio
 
@@ -313,61 +307,6 @@ async def test_default_window_is_one_one_and_synchronous() -> None:
 # -- refusals seen by a raw requestor ------------------------------------------------------------
 
 
-class RawRequestor:
-    """A requestor writing PDUs itself: it may break the window and reuse Message IDs."""
-
-    def __init__(self, stream: SocketStream) -> None:
-        self.stream = stream
-        self.framer = PDUFramer()
-        self.engine: DIMSEEngine | None = None
-        self.peer_max = 0
-        self.messages: deque[MessageReceived] = deque()
-
-    @classmethod
-    @asynccontextmanager
-    async def connect(cls, port: int, *, invoked: int = 1, performed: int = 1,
-                      ) -> AsyncIterator[RawRequestor]:
-        rq = build_associate_rq(calling_ae_title="RAW", called_ae_title="AIOUPS",
-                                contexts=CONTEXTS, max_operations_invoked=invoked,
-                                max_operations_performed=performed)
-        async with await anyio.connect_tcp(peers.HOST, port) as stream:
-            peer = cls(stream)
-            await stream.send(encode_pdu(rq))
-            ac = await peer.next_pdu()
-            assert isinstance(ac, AAssociateAC), ac
-            negotiated = negotiated_from_ac(rq, ac, requestor=True)
-            peer.engine = DIMSEEngine(negotiated.contexts, negotiated.peer_max_pdu_length)
-            peer.peer_max = negotiated.peer_max_pdu_length
-            yield peer
-
-    async def next_pdu(self) -> PDU:
-        while (pdu := self.framer.next_pdu()) is None:
-            self.framer.feed(await self.stream.receive())
-        return pdu
-
-    async def send(self, message: Message, context_id: int = 3) -> None:
-        assert self.engine is not None
-        for request in self.engine.encode(context_id, message):
-            await self.stream.send(encode_pdu(PDataTF(request.pdvs)))
-
-    async def send_command(self, command: bytes, data_set: bytes | None = None,
-                           context_id: int = 3) -> None:
-        for request in fragment_message(context_id, command, data_set, self.peer_max):
-            await self.stream.send(encode_pdu(PDataTF(request.pdvs)))
-
-    async def receive(self) -> MessageReceived:
-        assert self.engine is not None
-        while not self.messages:
-            pdu = await self.next_pdu()
-            assert isinstance(pdu, PDataTF), pdu
-            self.messages.extend(self.engine.receive_pdvs(pdu.pdvs))
-        return self.messages.popleft()
-
-    async def release(self) -> None:
-        await self.stream.send(encode_pdu(AReleaseRQ()))
-        assert isinstance(await self.next_pdu(), AReleaseRP)
-
-
 def get_rq(message_id: int, number: int) -> NGetRQ:
     return NGetRQ(message_id=message_id, requested_sop_class_uid=UPS_PUSH,
                   requested_sop_instance_uid=instance(number))
@@ -385,16 +324,16 @@ async def test_requests_beyond_the_performed_window_get_0213(window: int) -> Non
     gated = Gated()
     with anyio.fail_after(QUICK):
         async with peers.serving(config_for(gated, 0, window)) as (_, port), \
-                RawRequestor.connect(port, invoked=window, performed=1) as raw:
+                RawRequestor.connect(port, CONTEXTS, invoked=window, performed=1) as raw:
             for message_id in range(1, window + 3):  # two too many
-                await raw.send(get_rq(message_id, message_id))
+                await raw.send(3, get_rq(message_id, message_id))
             refused = [status_of(await raw.receive()) for _ in range(2)]
             await gated.arrived(window)
             assert gated.calls == window
             gated.gate.set()
             answered = sorted([status_of(await raw.receive()) for _ in range(window)])
             # after the window freed up, the same IDs may be sent again
-            await raw.send(get_rq(window + 1, 0))
+            await raw.send(3, get_rq(window + 1, 0))
             again = status_of(await raw.receive())
             await raw.release()
     assert refused == [(window + 1, Status.RESOURCE_LIMITATION),
@@ -408,15 +347,15 @@ async def test_message_id_still_being_performed_gets_0210() -> None:
     gated = Gated()
     with anyio.fail_after(QUICK):
         async with peers.serving(config_for(gated, 0, 4)) as (_, port), \
-                RawRequestor.connect(port, invoked=4) as raw:
-            await raw.send(get_rq(10, 1))
+                RawRequestor.connect(port, CONTEXTS, invoked=4) as raw:
+            await raw.send(3, get_rq(10, 1))
             await gated.arrived(1)
-            await raw.send(get_rq(10, 2))  # the same ID while 10 is still performed
+            await raw.send(3, get_rq(10, 2))  # the same ID while 10 is still performed
             duplicate = await raw.receive()
             assert gated.calls == 1  # the duplicate never reached a handler
             gated.gate.set()
             first = await raw.receive()
-            await raw.send(get_rq(10, 3))  # 10 is free again once answered
+            await raw.send(3, get_rq(10, 3))  # 10 is free again once answered
             reused = await raw.receive()
             await raw.release()
     assert status_of(duplicate) == (10, Status.DUPLICATE_INVOCATION)
@@ -461,10 +400,10 @@ async def test_unknown_command_field_gets_0211_with_its_response_field(
         data_set = b"\x10\x00\x20\x00\x02\x00\x00\x0012"
     with anyio.fail_after(QUICK):
         async with peers.serving(config_for(gated)) as (_, port), \
-                RawRequestor.connect(port) as raw:
-            await raw.send_command(store, data_set)
+                RawRequestor.connect(port, CONTEXTS) as raw:
+            await raw.send_command(3, store, data_set)
             response = await raw.receive()
-            await raw.send(get_rq(8, 2))  # the association goes on
+            await raw.send(3, get_rq(8, 2))  # the association goes on
             after = await raw.receive()
             await raw.release()
     assert response.context_id == 3
@@ -488,9 +427,9 @@ async def test_unknown_command_without_answer_is_ignored(store: bytes) -> None:
     gated.gate.set()
     with anyio.fail_after(QUICK):
         async with peers.serving(config_for(gated)) as (_, port), \
-                RawRequestor.connect(port) as raw:
-            await raw.send_command(store)
-            await raw.send(get_rq(8, 2))
+                RawRequestor.connect(port, CONTEXTS) as raw:
+            await raw.send_command(3, store)
+            await raw.send(3, get_rq(8, 2))
             after = await raw.receive()  # the first thing back is the N-GET-RSP
             await raw.release()
     assert status_of(after) == (8, Status.SUCCESS)
