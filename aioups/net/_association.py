@@ -62,7 +62,7 @@ from ._dispatch import Handlers
 from ._invoke import Invoker, Outstanding
 from ._perform import Performer
 from ._sync import Gate
-from ._transport import STREAM_ERRORS
+from ._transport import STREAM_ERRORS, STREAM_ERRORS_OR_TIMEOUT
 
 logger = logging.getLogger("aioups.net")
 
@@ -81,6 +81,8 @@ class Timeouts:
         release: waiting for A-RELEASE-RP (``--release-timeout``).
         response: sending a request and receiving its response (``--response-timeout``).
         idle: abort an association without traffic for this long (``--idle-timeout``).
+        send: writing one message to the peer (``--send-timeout``); a peer that stops reading
+            for this long loses the association.
         artim: the ARTIM timer (PS3.8 SM-04): waiting for the A-ASSOCIATE-RQ and for the peer
             to close after A-RELEASE-RP, A-ASSOCIATE-RJ or A-ABORT.
     """
@@ -91,6 +93,7 @@ class Timeouts:
     response: float | None = 60.0
     idle: float | None = None
     artim: float = 30.0
+    send: float | None = None
 
 
 @final
@@ -116,8 +119,11 @@ class Association:
 
     def __init__(self, stream: ByteStream, conn: ULConnection, *, timeouts: Timeouts,
                  handlers: Handlers | None = None, pack_pdv: bool = True, peer: str = "",
-                 acceptor: Acceptor | None = None, inline_handlers: bool = True) -> None:
+                 acceptor: Acceptor | None = None, inline_handlers: bool = True,
+                 max_send_pdu_length: int = 0, close_delay: float = 0.0) -> None:
         self._stream = stream
+        self._max_send_pdu_length = max_send_pdu_length
+        self._close_delay = close_delay
         self._conn = conn
         self.timeouts = timeouts
         self.peer = peer
@@ -279,12 +285,14 @@ class Association:
         if not data:
             return
         try:
-            await self._stream.send(data)
+            with anyio.fail_after(self.timeouts.send):
+                await self._stream.send(data)
         except BaseException as exc:
             self._conn.send_failed(anyio.current_time())
-            self._fail(ConnectionLost(f"cannot write to {self.peer}: {exc!r}"))
+            reason = "send timed out" if isinstance(exc, TimeoutError) else repr(exc)
+            self._fail(ConnectionLost(f"cannot write to {self.peer}: {reason}"))
             await self._close_transport()
-            if isinstance(exc, STREAM_ERRORS):
+            if isinstance(exc, STREAM_ERRORS_OR_TIMEOUT):
                 raise self._error from exc  # type: ignore[misc]
             raise
         self._last_activity = anyio.current_time()
@@ -294,6 +302,8 @@ class Association:
             return
         self._closed.set()
         with anyio.CancelScope(shield=True):
+            if self._close_delay > 0:
+                await anyio.sleep(self._close_delay)
             await anyio.aclose_forcefully(self._stream)
 
     # -- reading ---------------------------------------------------------------------------------
@@ -393,7 +403,10 @@ class Association:
 
     def _set_negotiated(self, negotiated: Negotiated) -> None:
         self.negotiated = negotiated
-        self._engine = DIMSEEngine(negotiated.contexts, negotiated.peer_max_pdu_length,
+        send_limit = negotiated.peer_max_pdu_length
+        if self._max_send_pdu_length and not 0 < send_limit <= self._max_send_pdu_length:
+            send_limit = self._max_send_pdu_length  # ours is smaller, or the peer's unlimited
+        self._engine = DIMSEEngine(negotiated.contexts, send_limit,
                                    pack_pdv=self._pack_pdv)
         self._invoker.configure(negotiated.max_operations_invoked, self._engine,
                                 self._task_group)

@@ -37,11 +37,15 @@ async def open_association(
     ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
     timeouts: Timeouts = Timeouts(), socket_options: SocketOptions = SocketOptions(),  # noqa: B008
     handlers: Handlers | None = None, pack_pdv: bool = True, local_host: str | None = None,
+    max_send_pdu_length: int = 0, proxy: str | None = None,
 ) -> AsyncIterator[Association]:
     """Connect, negotiate an association, and release it when the block ends.
 
     The association is released on normal exit and aborted when the block raises or is
     cancelled.  ``handlers`` answer requests the acceptor sends us (e.g. N-EVENT-REPORT).
+    ``max_send_pdu_length`` caps the P-DATA-TF PDUs we send below the acceptor's maximum
+    (0: the acceptor's); ``proxy`` (``[user:password@]host:port``) tunnels the connection
+    through an HTTP proxy.
 
     Raises:
         ConnectError, AssociationTimeout: the connection or the A-ASSOCIATE-AC did not come.
@@ -57,9 +61,11 @@ async def open_association(
     conn.send(AssociateRequest(rq=rq), anyio.current_time())  # Sta1 -> Sta4: connect now
     stream = await connect(host, port, timeout=timeouts.connect, ssl_context=ssl_context,
                            server_hostname=server_hostname, local_host=local_host,
-                           options=socket_options)
+                           options=socket_options, proxy=proxy)
     association = Association(stream, conn, timeouts=timeouts, handlers=handlers,
-                              pack_pdv=pack_pdv, peer=f"{called_ae_title}@{host}:{port}")
+                              pack_pdv=pack_pdv, peer=f"{called_ae_title}@{host}:{port}",
+                              max_send_pdu_length=max_send_pdu_length,
+                              close_delay=socket_options.close_delay)
     error: BaseException | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(association.run)

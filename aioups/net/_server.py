@@ -175,7 +175,8 @@ class Server:
                                                     artim_timeout=config.timeouts.artim))
         association = Association(stream, conn, timeouts=config.timeouts,
                                   handlers=self._handlers, pack_pdv=config.pack_pdv,
-                                  peer=peer, acceptor=self._answer)
+                                  peer=peer, acceptor=self._answer,
+                                  close_delay=config.socket_options.close_delay)
         conn.transport_connected(anyio.current_time())  # Evt5: Sta2, ARTIM running
         try:
             await association.run()

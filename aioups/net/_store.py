@@ -83,8 +83,8 @@ class UPSStore(Protocol):
         """Replace every subscription of one Receiving AE, durably."""
 
 
-class MemoryStore:
-    """A store in memory only."""
+class _CachedStore:
+    """Workitems and subscriptions held in dicts: a whole store, or a durable store's cache."""
 
     def __init__(self) -> None:
         self._items: dict[str, StoredWorkitem] = {}
@@ -121,6 +121,11 @@ class MemoryStore:
             self._subs.pop(receiving_ae, None)
 
 
+@final
+class MemoryStore(_CachedStore):
+    """A store in memory only: nothing survives the process."""
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workitem (
     uid TEXT PRIMARY KEY, state TEXT NOT NULL, transaction_uid TEXT,
@@ -131,7 +136,8 @@ CREATE TABLE IF NOT EXISTS subscription (
 """
 
 
-class SQLiteStore(MemoryStore):
+@final
+class SQLiteStore(_CachedStore):
     """A SQLite file (WAL) that survives restarts; ``path=":memory:"`` keeps nothing.
 
     Args:

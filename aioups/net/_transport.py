@@ -3,6 +3,7 @@ where anyio/OS exceptions become aioups exceptions."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
@@ -38,6 +39,9 @@ class SocketOptions:
     tcp_nodelay: bool = True
     send_buffer: int | None = None
     receive_buffer: int | None = None
+    #: seconds to wait before closing the socket (upsscu ``--soclose-delay``), so the peer
+    #: reads a final A-ABORT or A-RELEASE before the connection goes away
+    close_delay: float = 0.0
 
 
 def apply_socket_options(stream: ByteStream, options: SocketOptions) -> None:
@@ -68,8 +72,10 @@ def map_connect_errors(host: str, port: int) -> Iterator[None]:
 async def connect(host: str, port: int, *, timeout: float | None = None,
                   ssl_context: ssl.SSLContext | None = None,
                   server_hostname: str | None = None, local_host: str | None = None,
-                  options: SocketOptions | None = None) -> ByteStream:
-    """Open a TCP (and optionally TLS) connection.
+                  options: SocketOptions | None = None, proxy: str | None = None,
+                  ) -> ByteStream:
+    """Open a TCP (and optionally TLS) connection, through an HTTP proxy if ``proxy``
+    (``[user:password@]host:port``) is given (upsscu ``--proxy``: HTTP CONNECT).
 
     Raises:
         ConnectError: refused, unreachable, DNS or TLS handshake failure.
@@ -77,11 +83,18 @@ async def connect(host: str, port: int, *, timeout: float | None = None,
     """
     with map_connect_errors(host, port), anyio.fail_after(timeout):
         stream: ByteStream
+        target = (host, port) if proxy is None else parse_proxy(proxy)[:2]
         if is_asyncio():
-            stream = await open_asyncio_stream(host, port, local_host)
+            stream = await open_asyncio_stream(target[0], target[1], local_host)
         else:
-            stream = await anyio.connect_tcp(host, port, local_host=local_host)
+            stream = await anyio.connect_tcp(target[0], target[1], local_host=local_host)
         apply_socket_options(stream, options or SocketOptions())
+        if proxy is not None:
+            try:
+                await _http_connect(stream, host, port, parse_proxy(proxy)[2])
+            except BaseException:
+                await anyio.aclose_forcefully(stream)
+                raise
         if ssl_context is not None:
             try:
                 stream = await TLSStream.wrap(stream, hostname=server_hostname or host,
@@ -91,6 +104,37 @@ async def connect(host: str, port: int, *, timeout: float | None = None,
                 await anyio.aclose_forcefully(stream)
                 raise
     return stream
+
+
+def parse_proxy(proxy: str) -> tuple[str, int, str | None]:
+    """``[user:password@]host:port`` -> (host, port, credentials or None)."""
+    credentials, _, address = proxy.rpartition("@")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConnectError(f"invalid proxy {proxy!r}: expected [user:password@]host:port")
+    return host.strip("[]"), int(port), credentials or None
+
+
+async def _http_connect(stream: ByteStream, host: str, port: int,
+                        credentials: str | None) -> None:
+    """Ask an HTTP proxy for a tunnel (RFC 9110 §9.3.6) and read its answer."""
+    lines = [f"CONNECT {host}:{port} HTTP/1.1", f"Host: {host}:{port}"]
+    if credentials:
+        token = base64.b64encode(credentials.encode()).decode("ascii")
+        lines.append(f"Proxy-Authorization: Basic {token}")
+    await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        if len(answer) > 16384:
+            raise ConnectError("HTTP proxy: answer header too long")
+        answer += await stream.receive()
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].startswith("2"):
+        raise ConnectError(f"HTTP proxy refused the tunnel to {host}:{port}: {status_line}")
+    if rest:  # a DICOM acceptor never speaks first
+        raise ConnectError("HTTP proxy sent data after its answer")
 
 
 def listening_socket(host: str, port: int, backlog: int = 4096) -> socket.socket:

@@ -20,6 +20,7 @@ from anyio.abc import TaskStatus
 
 from .._uids import (
     EXPLICIT_VR_LITTLE_ENDIAN,
+    UPS_EVENT,
     UPS_FILTERED_GLOBAL_SUBSCRIPTION_INSTANCE,
     UPS_GLOBAL_SUBSCRIPTION_INSTANCE,
     UPS_PULL,
@@ -47,6 +48,7 @@ from ..dimse import (
     generate_uid,
 )
 from ..errors import DIMSEStatusError
+from ..ul import SupportedSyntax
 from ..ups import (
     GlobalSubscriptionRecord,
     InstanceSubscriptionRecord,
@@ -74,6 +76,7 @@ from ..ups import (
 from ._delivery import EventDelivery, OutgoingEvent
 from ._directory import AEAddress
 from ._dispatch import FindMatch, Handler, ServiceRequest, echo_handler
+from ._server import Server, ServerConfig
 from ._store import MemoryStore, StoredSubscription, StoredWorkitem, UPSStore
 
 logger = logging.getLogger("aioups.ups")
@@ -141,6 +144,27 @@ class UPSService:
         for context in (UPS_PULL, UPS_WATCH, UPS_QUERY):
             out[(context, CFindRQ)] = self._c_find
         return out
+
+    def server_config(self, **options: Any) -> ServerConfig:
+        """A :class:`ServerConfig` serving this service: UPS Push, Pull, Watch, Query, Event
+        (accepted so SCUs may propose it) and Verification.  ``options`` go to ServerConfig
+        (limits, TLS, AE title checks, the operations window...)."""
+        supported = {syntax: SupportedSyntax() for syntax, _ in self.handlers()}
+        supported[UPS_EVENT] = SupportedSyntax()
+        options.setdefault("ae_title", self.ae_title)
+        options.setdefault("max_operations_performed", 16)
+        return ServerConfig(handlers=self.handlers(), supported=supported, **options)
+
+    async def serve(self, host: str = "0.0.0.0", port: int = 11112, *,
+                    task_status: TaskStatus[int] = anyio.TASK_STATUS_IGNORED,
+                    **options: Any) -> None:
+        """Run the service and a :class:`Server` for it until cancelled:
+        ``port = await task_group.start(service.serve, host, 0)``.  ``options`` go to
+        :meth:`server_config`."""
+        server = Server(self.server_config(**options))
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.run)
+            task_status.started(await tg.start(server.serve, host, port))
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open the store, announce the restart, deliver events and purge, until cancelled;
