@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 
-import anyio
+from . import _demo, _echo, _receive, _serve, _ups_ops, _upsscu
+from ._common import configure_logging, execute
 
-from aioups.errors import AioupsError
-
-from . import _demo, _echo, _serve
-from ._common import EXIT_USAGE, UsageError, configure_logging, exit_code_for
-
-__all__ = ["main"]
+__all__ = ["main", "upsscu_main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio",
                         help="event loop to run on (default asyncio)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (_echo, _serve, _demo):
+    _ups_ops.add_parsers(sub)
+    for module in (_receive, _echo, _serve, _demo):
         module.add_parser(sub)
     for sub_parser in sub.choices.values():  # -v also after the sub-command
         sub_parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
@@ -32,30 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
-    return [exc]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
-    try:
-        return int(anyio.run(args.run, args, backend=args.backend))
-    except BaseException as exc:  # every outcome becomes one line and an exit code
-        leaves = _leaves(exc)  # trio wraps errors raised inside task groups
-        if all(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
-            return 130
-        if len(leaves) != 1:
-            raise
-        error = leaves[0]
-        if isinstance(error, UsageError):
-            print(f"aioups {args.command}: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        if isinstance(error, AioupsError):
-            print(f"aioups {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
-            return exit_code_for(error)
-        raise
+    return execute(args.run, args, backend=args.backend, name=f"aioups {args.command}")
+
+
+def upsscu_main(argv: Sequence[str] | None = None) -> int:
+    """``aioups-upsscu``: dcm4che upsscu's command line, run by aioups."""
+    return _upsscu.run_upsscu(argv)

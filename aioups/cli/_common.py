@@ -4,29 +4,31 @@ from __future__ import annotations
 
 import argparse
 import logging
-import ssl
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+import anyio
 
 import aioups
 from aioups.errors import (
     AioupsError,
     AioupsTimeout,
     AssociationError,
+    ConfigurationError,
     DIMSEStatusError,
+    StoreError,
     TransportError,
 )
 
-#: Exit codes: distinct for usage, connection, association and DIMSE failures.
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_CONNECT = 3
-EXIT_ASSOCIATION = 4
-EXIT_DIMSE = 5
+from ._tls import add_tls_options
+from ._tls import ssl_context_from as ssl_context_from
+from ._usage import EXIT_ASSOCIATION, EXIT_CONNECT, EXIT_DIMSE, EXIT_OK, EXIT_USAGE, UsageError
 
-
-class UsageError(Exception):
-    """Bad command-line input: reported in one line, exit code 2."""
+__all__ = ["EXIT_ASSOCIATION", "EXIT_CONNECT", "EXIT_DIMSE", "EXIT_OK", "EXIT_USAGE",
+           "Address", "UsageError", "add_connection_options", "configure_logging",
+           "execute", "exit_code_for", "parse_address", "socket_options_from", "ssl_context_from",
+           "timeouts_from"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +66,47 @@ def parse_address(text: str, *, need_host: bool) -> Address:
 
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """Timeouts (ms, upsscu spelling), PDU length, socket and TLS options."""
+    """Timeouts (ms, upsscu spelling), PDU lengths, socket and TLS options."""
     g = parser.add_argument_group("connection")
     for name, what in (("connect", "TCP connect"), ("accept", "A-ASSOCIATE-AC"),
                        ("release", "A-RELEASE-RP"), ("response", "each DIMSE response"),
-                       ("idle", "idle association")):
+                       ("send", "sending each DIMSE request"), ("idle", "idle association")):
         g.add_argument(f"--{name}-timeout", type=int, metavar="MS",
                        help=f"timeout in ms for {what}")
     g.add_argument("--max-pdulen-rcv", type=int, default=16384, metavar="LENGTH",
-                   help="maximal length of received P-DATA-TF PDUs (0 = unlimited)")
+                   help="maximal length of received P-DATA-TF PDUs (0 = unlimited; "
+                   "default 16384)")
+    g.add_argument("--max-pdulen-snd", type=int, default=0, metavar="LENGTH",
+                   help="maximal length of sent P-DATA-TF PDUs, also limited by the peer's "
+                   "(default: the peer's)")
+    g.add_argument("--soclose-delay", type=int, default=50, metavar="MS",
+                   help="delay in ms before closing the socket after A-ABORT or the last "
+                   "PDU (default 50)")
+    g.add_argument("--sorcv-buffer", type=int, metavar="LENGTH", help="SO_RCVBUF size")
+    g.add_argument("--sosnd-buffer", type=int, metavar="LENGTH", help="SO_SNDBUF size")
     g.add_argument("--tcp-delay", action="store_true",
                    help="leave Nagle's algorithm on (TCP_NODELAY is set by default)")
-    g.add_argument("--tls", action="store_true", help="use DICOM over TLS")
-    g.add_argument("--tls-cert", metavar="PEM", help="our certificate chain (PEM)")
-    g.add_argument("--tls-key", metavar="PEM", help="our private key (PEM)")
-    g.add_argument("--tls-cacert", metavar="PEM", help="trusted CA certificates (PEM)")
-    g.add_argument("--tls-noauth", action="store_true",
-                   help="do not verify the peer's certificate")
+    add_tls_options(parser)
+
+
+def socket_options_from(args: argparse.Namespace) -> aioups.SocketOptions:
+    """SocketOptions from ``--tcp-delay``, ``--so*``."""
+    for name in ("soclose_delay", "sorcv_buffer", "sosnd_buffer", "max_pdulen_snd",
+                 "max_pdulen_rcv"):
+        value = getattr(args, name, None)
+        if value is not None and value < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+    return aioups.SocketOptions(tcp_nodelay=not args.tcp_delay,
+                                send_buffer=args.sosnd_buffer or None,
+                                receive_buffer=args.sorcv_buffer or None,
+                                close_delay=args.soclose_delay / 1000)
 
 
 def timeouts_from(args: argparse.Namespace) -> aioups.Timeouts:
     """Build Timeouts from the ``--*-timeout`` options (milliseconds)."""
     def seconds(ms: int | None, default: float | None) -> float | None:
+        if ms is not None and ms < 0:
+            raise UsageError("timeouts must not be negative")
         return default if ms is None else ms / 1000
 
     base = aioups.Timeouts()
@@ -93,27 +114,8 @@ def timeouts_from(args: argparse.Namespace) -> aioups.Timeouts:
                            accept=seconds(args.accept_timeout, base.accept),
                            release=seconds(args.release_timeout, base.release),
                            response=seconds(args.response_timeout, base.response),
+                           send=seconds(args.send_timeout, base.send),
                            idle=seconds(args.idle_timeout, base.idle))
-
-
-def ssl_context_from(args: argparse.Namespace, *, server: bool) -> ssl.SSLContext | None:
-    """An SSL context for ``--tls``; TLS 1.2 at least (PS3.15 B.9 and later)."""
-    if not (args.tls or args.tls_cert):
-        return None
-    purpose = ssl.Purpose.CLIENT_AUTH if server else ssl.Purpose.SERVER_AUTH
-    try:
-        ctx = ssl.create_default_context(purpose, cafile=args.tls_cacert)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        if args.tls_cert:
-            ctx.load_cert_chain(args.tls_cert, args.tls_key)
-    except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot set up TLS: {exc}") from None
-    if args.tls_noauth:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    elif server and args.tls_cacert:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
 
 
 def configure_logging(verbosity: int) -> None:
@@ -126,6 +128,8 @@ def configure_logging(verbosity: int) -> None:
 
 def exit_code_for(exc: AioupsError) -> int:
     """Map an aioups error to the CLI's exit code."""
+    if isinstance(exc, ConfigurationError | StoreError):
+        return EXIT_USAGE
     if isinstance(exc, TransportError):
         return EXIT_CONNECT
     if isinstance(exc, DIMSEStatusError | AioupsTimeout) and not isinstance(
@@ -134,3 +138,34 @@ def exit_code_for(exc: AioupsError) -> int:
     if isinstance(exc, AssociationError | AioupsTimeout):
         return EXIT_ASSOCIATION
     return EXIT_DIMSE
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def execute(run: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace, *,
+            backend: str, name: str) -> int:
+    """Run a command on ``backend``; every outcome becomes an exit code and at most one line
+    on stderr."""
+    try:
+        return int(anyio.run(run, args, backend=backend))
+    except BaseException as exc:  # every outcome becomes one line and an exit code
+        leaves = _leaves(exc)  # trio wraps errors raised inside task groups
+        if all(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+            return 130
+        if len(leaves) != 1:
+            raise
+        error = leaves[0]
+        if isinstance(error, UsageError):
+            print(f"{name}: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(error, AioupsError):
+            print(f"{name}: {type(error).__name__}: {error}", file=sys.stderr)
+            return exit_code_for(error)
+        if isinstance(error, OSError):  # e.g. cannot listen: port in use, unknown address
+            print(f"{name}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_CONNECT
+        raise

@@ -7,7 +7,14 @@ import time
 
 import aioups
 
-from ._common import Address, add_connection_options, parse_address, ssl_context_from, timeouts_from
+from ._common import (
+    Address,
+    add_connection_options,
+    parse_address,
+    socket_options_from,
+    ssl_context_from,
+    timeouts_from,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,9 +38,10 @@ async def run(args: argparse.Namespace) -> int:
     async with aioups.open_association(
             remote.host, remote.port, called_ae_title=remote.ae_title,
             calling_ae_title=local.ae_title, local_host=local.host,
-            max_pdu_length=args.max_pdulen_rcv, timeouts=timeouts_from(args),
+            max_pdu_length=args.max_pdulen_rcv, max_send_pdu_length=args.max_pdulen_snd,
+            timeouts=timeouts_from(args),
             ssl_context=ssl_context_from(args, server=False),
-            socket_options=aioups.SocketOptions(tcp_nodelay=not args.tcp_delay)) as assoc:
+            socket_options=socket_options_from(args)) as assoc:
         for _ in range(args.repeat):
             status = await aioups.send_echo(assoc)
     elapsed = (time.perf_counter() - started) * 1000

@@ -13,12 +13,14 @@ from ._dataset import MultiValue as MultiValue
 from ._dataset import Sequence as Sequence
 from ._dataset import Tag as Tag
 from ._dataset import as_bytes as as_bytes
+from ._dataset import copy_data_set as copy_data_set
 from ._dataset import decode_data_set as decode_data_set
 from ._dataset import dictionary_VR as dictionary_VR
 from ._dataset import encode_data_set as encode_data_set
 from ._dataset import generate_uid as generate_uid
 from ._dataset import is_supported_transfer_syntax as is_supported_transfer_syntax
 from ._dataset import keyword_for_tag as keyword_for_tag
+from ._dataset import read_part10 as read_part10
 from ._dataset import tag_for_keyword as tag_for_keyword
 from ._engine import DIMSEEngine as DIMSEEngine
 from ._engine import MessageReceived as MessageReceived
@@ -92,6 +94,7 @@ __all__ = [
     "Tag",
     "UnknownCommand",
     "as_bytes",
+    "copy_data_set",
     "decode_command",
     "decode_command_elements",
     "decode_data_set",
@@ -102,6 +105,7 @@ __all__ = [
     "generate_uid",
     "is_supported_transfer_syntax",
     "keyword_for_tag",
+    "read_part10",
     "status_category",
     "tag_for_keyword",
 ]

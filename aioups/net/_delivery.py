@@ -22,7 +22,6 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from .._uids import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, UPS_EVENT, UPS_PUSH
 from ..dimse import Dataset, encode_data_set
-from ..errors import AioupsError
 from ..ul import PresentationContextProposal
 from ._association import Association, Timeouts
 from ._client import open_association
@@ -159,7 +158,7 @@ class EventDelivery:
                 try:
                     await self._deliver(title, queue)
                     failures = 0
-                except (AioupsError, OSError) as exc:
+                except Exception as exc:  # a bad peer or address never stops the SCP
                     failures += 1
                     if failures > self.retries:
                         dropped = queue[0]
@@ -173,6 +172,8 @@ class EventDelivery:
                     await anyio.sleep(self.backoff * 2 ** (failures - 1))
         finally:
             del self._queues[title], self._wake[title]
+            if not any(self._queues.values()):
+                self._idle.set()  # events left behind (cancelled) are not coming
 
     async def _deliver(self, title: str, queue: deque[OutgoingEvent]) -> None:
         """One association: send while events come, release after ``idle_timeout``."""

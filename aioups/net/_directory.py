@@ -44,6 +44,10 @@ class AEAddress:
     key_file: str | None = None
     server_hostname: str | None = None
 
+    def __post_init__(self) -> None:
+        if not self.host or not 0 < self.port < 65536:
+            raise ConfigurationError(f"invalid address {self.host}:{self.port}")
+
     def ssl_context(self) -> ssl.SSLContext | None:
         """A client TLS context for this AE, or ``None`` without TLS."""
         if not self.tls:

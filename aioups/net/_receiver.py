@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self, final
 
 import anyio
 from anyio.abc import TaskStatus
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._uids import UPS_EVENT, VERIFICATION
 from ..dimse import CEchoRQ, Dataset, NEventReportRQ, NEventReportRSP, Status
@@ -82,10 +82,11 @@ class EventReceiver:
                  max_buffer: int | None = 10_000) -> None:
         self.ae_title = ae_title
         self.status = status
-        size = math.inf if max_buffer is None else max_buffer
-        self._send: MemoryObjectSendStream[ReceivedEvent]
-        self._receive: MemoryObjectReceiveStream[ReceivedEvent]
-        self._send, self._receive = anyio.create_memory_object_stream[ReceivedEvent](size)
+        self.max_buffer = math.inf if max_buffer is None else max_buffer
+        self._events: deque[ReceivedEvent] = deque()
+        self._arrived = anyio.Event()  # set while events are queued (or closed)
+        self._taken = anyio.Event()  # set when the consumer takes one
+        self._closed = False
         self.received = 0
         self.port: int | None = None
 
@@ -104,11 +105,15 @@ class EventReceiver:
             calling_ae_title=negotiated.peer_ae_title if negotiated else "",
             sequence=self.received)
         self.received += 1
-        try:
-            await self._send.send(event)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+        while len(self._events) >= self.max_buffer and not self._closed:
+            self._taken = anyio.Event()
+            await self._taken.wait()  # the sender waits for the consumer (backpressure)
+        if self._closed:
             logger.info("event receiver closed; dropping %s for %s", event.event_type,
                         event.sop_instance_uid)
+        else:
+            self._events.append(event)
+            self._arrived.set()
         return NEventReportRSP(message_id_being_responded_to=message.message_id,
                                affected_sop_class_uid=message.affected_sop_class_uid,
                                affected_sop_instance_uid=message.affected_sop_instance_uid,
@@ -139,25 +144,39 @@ class EventReceiver:
     # -- consuming ----------------------------------------------------------------------------
 
     async def receive(self) -> ReceivedEvent:
-        """The next event (waits for one)."""
-        return await self._receive.receive()
+        """The next event (waits for one).
+
+        Raises:
+            anyio.EndOfStream: the receiver is closed and every event was taken.
+        """
+        while not self._events:
+            if self._closed:
+                raise anyio.EndOfStream
+            self._arrived = anyio.Event()
+            await self._arrived.wait()
+        return self._take()
 
     def receive_nowait(self) -> ReceivedEvent | None:
         """The next event if one is queued, else ``None``."""
-        try:
-            return self._receive.receive_nowait()
-        except anyio.WouldBlock:
-            return None
+        return self._take() if self._events else None
+
+    def _take(self) -> ReceivedEvent:
+        event = self._events.popleft()
+        self._taken.set()
+        return event
 
     def close(self) -> None:
-        """Stop handing out events; iteration ends and later reports are still answered."""
-        self._send.close()
+        """Stop taking events: iteration ends once the queued ones are taken; later reports
+        are still answered, and dropped."""
+        self._closed = True
+        self._arrived.set()
+        self._taken.set()
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> ReceivedEvent:
         try:
-            return await self._receive.receive()
+            return await self.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None

@@ -126,6 +126,17 @@ class MemoryStore(_CachedStore):
     """A store in memory only: nothing survives the process."""
 
 
+class _PendingWrite:
+    """One caller's statements, waiting for the commit that includes them."""
+
+    __slots__ = ("done", "error", "statements")
+
+    def __init__(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+        self.statements = statements
+        self.done = anyio.Event()
+        self.error: sqlite3.Error | None = None
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workitem (
     uid TEXT PRIMARY KEY, state TEXT NOT NULL, transaction_uid TEXT,
@@ -154,7 +165,9 @@ class SQLiteStore(_CachedStore):
         self.path = str(path)
         self._synchronous = synchronous.upper()
         self._db: sqlite3.Connection | None = None
-        self._lock = anyio.Lock()
+        self._queue: list[_PendingWrite] = []
+        self._writing = False
+        self._written = anyio.Event()
 
     async def open(self) -> bool:
         try:
@@ -182,31 +195,66 @@ class SQLiteStore(_CachedStore):
 
     async def close(self) -> None:
         if self._db is not None:
+            if self._writing:  # let the commits in progress finish
+                await self._written.wait()
             db, self._db = self._db, None
-            async with self._lock:
-                await anyio.to_thread.run_sync(db.close)
+            await anyio.to_thread.run_sync(db.close)
 
     async def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
-        """Run statements in one transaction in a worker thread; returns once committed."""
-        db = self._db
-        if db is None:
+        """Run ``statements`` as one unit; returns once committed.
+
+        Group commit: writes that arrive while a commit is running wait for the next one and
+        share it (one transaction and one sync for all of them, each in a savepoint of its
+        own, so one failing write does not fail the others).
+        """
+        if self._db is None:
             raise StoreError("the store is not open")
+        write = _PendingWrite(statements)
+        self._queue.append(write)
+        if not self._writing:
+            self._writing = True
+            self._written = anyio.Event()
+            try:
+                with anyio.CancelScope(shield=True):  # others are waiting for these commits
+                    while self._queue:
+                        batch, self._queue = self._queue, []
+                        await self._commit(batch)
+            finally:
+                self._writing = False
+                self._written.set()
+        await write.done.wait()
+        if write.error is not None:
+            raise StoreError(f"{self.path}: {write.error}") from write.error
+
+    async def _commit(self, batch: list[_PendingWrite]) -> None:
+        db = self._db
 
         def run() -> None:
+            assert db is not None
             db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    db.execute(sql, params)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            for write in batch:
+                db.execute("SAVEPOINT one")
+                try:
+                    for sql, params in write.statements:
+                        db.execute(sql, params)
+                except sqlite3.Error as exc:
+                    db.execute("ROLLBACK TO one")
+                    write.error = exc
+                db.execute("RELEASE one")
             db.execute("COMMIT")
 
-        async with self._lock:
-            try:
-                await anyio.to_thread.run_sync(run, abandon_on_cancel=False)
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: {exc}") from exc
+        try:
+            if db is None:
+                raise sqlite3.ProgrammingError("the store is closed")
+            await anyio.to_thread.run_sync(run, abandon_on_cancel=False)
+        except sqlite3.Error as exc:
+            for write in batch:
+                write.error = write.error or exc
+            if db is not None and db.in_transaction:
+                db.execute("ROLLBACK")
+        finally:
+            for write in batch:
+                write.done.set()
 
     async def put(self, item: StoredWorkitem) -> None:
         await self._write([(

@@ -26,7 +26,7 @@ from .._uids import (
     UPS_WATCH,
     VERIFICATION,
 )
-from ..dimse import Dataset, Priority, Tag, generate_uid
+from ..dimse import Dataset, Priority, Tag, copy_data_set, generate_uid
 from ..errors import NoAcceptedContext
 from ..ul import PresentationContextProposal
 from ._association import Association, Timeouts
@@ -175,7 +175,7 @@ class UPSClient:
                   *, timeout: float | None = None, check: bool = True) -> DIMSEResponse:
         """N-SET a workitem (an IN PROGRESS one needs its ``transaction_uid``, UPS-41)."""
         if transaction_uid is not None:
-            modifications = _copy(modifications)
+            modifications = copy_data_set(modifications)
             modifications.TransactionUID = transaction_uid
         return await n_set(self.association, UPS_PUSH, uid, modifications,
                            **self._options("set", timeout, check))
@@ -231,7 +231,7 @@ class UPSClient:
         """Subscribe (type 3) ``receiving_ae`` (default: our AE title) to one workitem, or
         globally when ``uid`` is ``None``, or to a filtered global subscription when
         ``matching_keys`` are given."""
-        info = _copy(matching_keys) if matching_keys is not None else Dataset()
+        info = copy_data_set(matching_keys) if matching_keys is not None else Dataset()
         info.ReceivingAE = self._receiving_ae(receiving_ae)
         info.DeletionLock = "TRUE" if deletion_lock else "FALSE"
         if uid is None:
@@ -267,9 +267,3 @@ class UPSClient:
                       abstract_syntax=syntax, timeout=self.timeout if timeout is None
                       else timeout)
 
-
-def _copy(data_set: Dataset) -> Dataset:
-    copy = Dataset()
-    for element in data_set:
-        copy.add(element)
-    return copy

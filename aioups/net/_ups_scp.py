@@ -128,6 +128,8 @@ class UPSService:
         self._locks: dict[str, tuple[anyio.Lock, int]] = {}
         self._subscription_lock = anyio.Lock()
         self.ready = anyio.Event()
+        #: seconds an orderly shutdown waits for queued events (GOING DOWN included)
+        self.shutdown_grace = 2.0
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -171,22 +173,29 @@ class UPSService:
         then announce GOING DOWN (best effort) and close the store."""
         warm = await self.store.open()
         self._load()
-        async with anyio.create_task_group() as tg:
-            await tg.start(self.delivery.run)
-            self._announce(SCPStatus.RESTARTED, warm)
-            if self.purge_after is not None:
-                tg.start_soon(self._purge_loop)
-            self.ready.set()
-            task_status.started()
+        delivery_scope = anyio.CancelScope(shield=True)  # outlives our own cancellation
+
+        async def deliver(*, task_status: TaskStatus[None]) -> None:
+            with delivery_scope:
+                await self.delivery.run(task_status=task_status)
+
+        async with anyio.create_task_group() as delivery_group:
+            await delivery_group.start(deliver)
             try:
-                await anyio.sleep_forever()
+                async with anyio.create_task_group() as tg:
+                    self._announce(SCPStatus.RESTARTED, warm)
+                    if self.purge_after is not None:
+                        tg.start_soon(self._purge_loop)
+                    self.ready.set()
+                    task_status.started()
+                    await anyio.sleep_forever()
             finally:
                 with anyio.CancelScope(shield=True):
                     self._announce(SCPStatus.GOING_DOWN, True)
-                    with anyio.move_on_after(2.0):
+                    with anyio.move_on_after(self.shutdown_grace):
                         await self.delivery.wait_idle()
+                    delivery_scope.cancel()
                     await self.store.close()
-                tg.cancel_scope.cancel()
 
     def _load(self) -> None:
         for stored in self.store.workitems():
@@ -414,7 +423,7 @@ class UPSService:
     async def _purge_loop(self) -> None:
         assert self.purge_after is not None
         while True:
-            await anyio.sleep(min(self.purge_after, 60.0))
+            await anyio.sleep(min(max(self.purge_after, 0.1), 60.0))
             await self.purge()
 
     async def purge(self, now: float | None = None) -> list[str]:

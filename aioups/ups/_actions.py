@@ -15,12 +15,11 @@ reported first (C307), since every row of the table says so for it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
-from ..dimse import Dataset, Status, generate_uid
+from ..dimse import Dataset, Status, copy_data_set, generate_uid
 from ._events import UPSEvent, cancel_requested, state_report
 from ._requirements import (
     fill_cancellation,
@@ -46,7 +45,7 @@ _REASON_CODES: Final = "ProcedureStepDiscontinuationReasonCodeSequence"
 
 
 def _with_state(data_set: Dataset, state: UPSState) -> Dataset:
-    result = copy.deepcopy(data_set)
+    result = copy_data_set(data_set)
     result.ProcedureStepState = state.value
     return result
 

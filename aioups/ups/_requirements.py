@@ -26,7 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from ..dimse import Dataset, Sequence, tag_for_keyword
+from ..dimse import Dataset, Sequence, copy_data_set, tag_for_keyword
 from ._state import UPSState
 
 Path = tuple[str, ...]
@@ -311,7 +311,7 @@ def fill_cancellation(data_set: Dataset, *, now: datetime,
       else the default code (110513, DCM) when ``default_reason`` is true (UPS-49, IMPL: it is
       what makes the standard's "cancel with two N-ACTIONs and no N-SET" note possible).
     """
-    result = copy.deepcopy(data_set)
+    result = copy_data_set(data_set)
     progress = items(result, _PROGRESS)
     item = progress[0] if progress else Dataset()
     if not progress:

@@ -19,7 +19,14 @@ from .._uids import (
     UPS_GLOBAL_SUBSCRIPTION_INSTANCE,
     UPS_PUSH,
 )
-from ..dimse import Dataset, Status, dictionary_VR, generate_uid, keyword_for_tag
+from ..dimse import (
+    Dataset,
+    Status,
+    copy_data_set,
+    dictionary_VR,
+    generate_uid,
+    keyword_for_tag,
+)
 from ._events import UPSEvent, events_for_change
 from ._requirements import (
     ENUMERATED_VALUES,
@@ -115,7 +122,7 @@ def _tags(keywords: Iterable[str]) -> tuple[int, ...]:
 
 def strip_transaction_uid(data_set: Dataset) -> Dataset:
     """A copy of ``data_set`` without a top-level Transaction UID (UPS-32)."""
-    result = copy.deepcopy(data_set)
+    result = copy_data_set(data_set)
     if TRANSACTION_UID in result:
         del result[TRANSACTION_UID]
     return result
@@ -123,7 +130,7 @@ def strip_transaction_uid(data_set: Dataset) -> Dataset:
 
 def _decoded(data_set: Dataset) -> Dataset:
     """A copy whose text values are ``str`` (so it no longer depends on its character set)."""
-    result = copy.deepcopy(data_set)
+    result = copy_data_set(data_set)
     result.decode()
     return result
 
@@ -414,7 +421,7 @@ def n_get_attributes(workitem: Workitem | None,
     stored = workitem.data_set
     requested = [int(tag) for tag in attribute_identifier_list or ()]
     if not requested:
-        return Outcome(status=Status.SUCCESS, data_set=copy.deepcopy(stored))
+        return Outcome(status=Status.SUCCESS, data_set=copy_data_set(stored))
     result = Dataset()
     missing: list[int] = []
     for tag in dict.fromkeys(requested):

@@ -104,11 +104,17 @@ def assert_one_line_error(err: str, command: str = "echo") -> None:
 
 
 def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("demo", "--echoes", "50") == 0
+    assert run_cli("demo", "--workflows", "20", "--concurrency", "3") == 0
     out, err = capsys.readouterr()
-    assert "C-ECHO -> 0x0000 SUCCESS" in out
-    assert "50 more C-ECHOs over one association" in out
-    assert "association released" in out
+    for step in ("N-ACTION subscribe DEMO_WATCHER globally", "N-CREATE (SCP assigns the UID)",
+                 "N-SET progress 50%", "N-ACTION COMPLETED"):
+        assert re.search(rf"{re.escape(step)} +-> 0000H SUCCESS \(success\)", out), out
+    received = re.findall(r"\[DEMO_WATCHER received\] (.+?) {2,}", out)
+    assert received == ["SCP Status Change", "UPS State Report", "UPS State Report",
+                        "UPS Progress Report", "UPS Progress Report", "UPS State Report"], out
+    assert "C-FIND state COMPLETED" in out and "-> 1 match(es)" in out
+    assert "20 workflows (5 requests each) over 3 associations" in out
+    assert "DEMO_WATCHER received 100 events" in out
     assert err == ""
 
 
@@ -215,7 +221,7 @@ def test_echo_rejected_called_ae_exits_4(backend: str,
     ["echo", "-c", "AIOUPS@127.0.0.1:104", "--frobnicate"],
     ["--frobnicate", "demo"],
     ["--backend", "curio", "demo"],
-    ["demo", "--echoes", "many"],
+    ["demo", "--workflows", "many"],
     ["echo"],  # -c is required
     [],        # a command is required
     ["nosuchcommand"],
@@ -282,11 +288,11 @@ def test_logging_state_restored_between_tests() -> None:
 
 
 def test_python_m_aioups_demo_smoke() -> None:
-    proc = subprocess.run([sys.executable, "-m", "aioups", "demo", "--echoes", "20"],
+    proc = subprocess.run([sys.executable, "-m", "aioups", "demo", "--workflows", "10"],
                           capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "C-ECHO -> 0x0000 SUCCESS" in proc.stdout
-    assert "20 more C-ECHOs" in proc.stdout
+    assert "N-ACTION COMPLETED" in proc.stdout
+    assert "10 workflows (5 requests each)" in proc.stdout
     assert proc.stderr == ""
 
 
@@ -294,7 +300,8 @@ def test_python_m_aioups_demo_smoke() -> None:
 def _serve_subprocess(*extra: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``python -m aioups [extra] serve --port 0``; yields the process and its port."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "aioups", *extra, "serve", "--port", "0", "--host", "127.0.0.1"],
+        [sys.executable, "-m", "aioups", *extra, "serve", "--port", "0", "--host", "127.0.0.1",
+         "--db", ":memory:"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert proc.stdout is not None
@@ -305,7 +312,7 @@ def _serve_subprocess(*extra: str) -> Iterator[tuple[subprocess.Popen[str], int]
             finally:
                 if not line.done():
                     proc.kill()  # unblocks readline()
-        match = re.fullmatch(r"AIOUPS listening on 127\.0\.0\.1:(\d+)\n", first)
+        match = re.match(r"AIOUPS listening on 127\.0\.0\.1:(\d+) \(UPS SCP", first)
         assert match is not None, repr(first)
         yield proc, int(match.group(1))
     finally:
@@ -329,9 +336,10 @@ def test_serve_subprocess_answers_echo(capsys: pytest.CaptureFixture[str]) -> No
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_serve_sigint_exits_130_quietly(backend: str) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_signal_shuts_down_in_order(backend: str, signum: signal.Signals) -> None:
     with _serve_subprocess("--backend", backend) as (proc, _):
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
-    assert "Traceback" not in err, err
-    assert proc.returncode == 130
+    assert err == f"{signum.name}: shutting down\n", err
+    assert proc.returncode == 0

@@ -244,15 +244,16 @@ def test_errors_imports_nothing_from_aioups() -> None:
 
 @pytest.mark.parametrize("path", sorted((PACKAGE_DIR / "cli").rglob("*.py")), ids=_rel)
 def test_cli_uses_public_api_only(path: Path) -> None:
-    # B.3: cli may import only aioups, aioups.errors, anyio and the standard library.
+    # B.3: cli may import the public API only (aioups, its public subpackages, never their
+    # private modules), anyio, the standard library, and cryptography (optional: PKCS#12).
     bad = []
     for imp in imports_of(path):
-        top = imp.module.split(".")[0]
-        if top == "aioups":
-            ok = imp.module in ("aioups", "aioups.errors") or _matches(imp.module,
-                                                                         ("aioups.cli",))
+        parts = imp.module.split(".")
+        if parts[0] == "aioups":
+            ok = _matches(imp.module, ("aioups.cli",)) or (
+                len(parts) <= 2 and not any(p.startswith("_") for p in parts))
         else:
-            ok = top == "anyio" or top in sys.stdlib_module_names
+            ok = parts[0] in ("anyio", "cryptography") or parts[0] in sys.stdlib_module_names
         if not ok:
             bad.append(f"line {imp.line}: {imp.module}")
     assert bad == []
@@ -284,7 +285,7 @@ def test_import_resolution_sanity() -> None:
     assert {"anyio", "aioups.dimse", "aioups.ul", "aioups._uids", "aioups.net._association",
             "aioups.net._dispatch"} <= server
     cli = {imp.module for imp in imports_of(PACKAGE_DIR / "cli" / "__init__.py")}
-    assert {"aioups.errors", "aioups.cli._demo", "aioups.cli._common"} <= cli
+    assert {"aioups.cli._upsscu", "aioups.cli._demo", "aioups.cli._common"} <= cli
     dispatch = {(imp.module, imp.type_checking)
                 for imp in imports_of(PACKAGE_DIR / "net" / "_dispatch.py")}
     assert ("aioups.net._association", True) in dispatch  # under `if TYPE_CHECKING:`

@@ -69,10 +69,10 @@ SNAPSHOT: dict[str, list[str]] = {
         "NCreateRQ", "NCreateRSP", "NDeleteRQ", "NDeleteRSP", "NEventReportRQ", "NEventReportRSP",
         "NGetRQ", "NGetRSP", "NO_DATA_SET", "NSetRQ", "NSetRSP", "Priority", "RESPONSE_TYPES",
         "Request", "Response", "Sequence", "Status", "StatusCategory", "Tag", "UnknownCommand",
-        "as_bytes", "decode_command", "decode_command_elements", "decode_data_set",
-        "dictionary_VR", "encode_command", "encode_data_set", "fragment_message", "generate_uid",
-        "is_supported_transfer_syntax", "keyword_for_tag", "read_part10", "status_category",
-        "tag_for_keyword",
+        "as_bytes", "copy_data_set", "decode_command", "decode_command_elements",
+        "decode_data_set", "dictionary_VR", "encode_command", "encode_data_set",
+        "fragment_message", "generate_uid", "is_supported_transfer_syntax", "keyword_for_tag",
+        "read_part10", "status_category", "tag_for_keyword",
     ],
     "aioups.net": [
         "AEAddress", "Association", "AssociationStatistics", "Authenticator", "ChangeHook",
@@ -93,7 +93,7 @@ SNAPSHOT: dict[str, list[str]] = {
         "create_workitem", "events_for_change", "matches", "n_get_attributes", "request_cancel",
         "response_identifier", "scp_status_change", "state_report", "strip_transaction_uid",
     ],
-    "aioups.cli": ["main"],
+    "aioups.cli": ["main", "upsscu_main"],
 }
 
 
@@ -226,7 +226,7 @@ def test_runtime_needs_no_sniffio() -> None:
     # stray use.  The README's main job must run with the runtime dependencies alone.
     code = ("import sys; sys.modules['sniffio'] = None\n"
             "from aioups.cli import main\n"
-            "sys.exit(main(['demo', '--echoes', '5']))\n")
+            "sys.exit(main(['demo', '--workflows', '5']))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
