@@ -94,6 +94,8 @@ SNAPSHOT: dict[str, list[str]] = {
         "response_identifier", "scp_status_change", "state_report", "strip_transaction_uid",
     ],
     "aioups.cli": ["main", "upsscu_main"],
+    "aioups.loadtest": ["LatencySummary", "LoadConfig", "LoadResult", "Recorder", "SCENARIOS",
+                        "run_load"],
 }
 
 
