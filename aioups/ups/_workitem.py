@@ -131,7 +131,8 @@ def strip_transaction_uid(data_set: Dataset) -> Dataset:
 def _decoded(data_set: Dataset) -> Dataset:
     """A copy whose text values are ``str`` (so it no longer depends on its character set)."""
     result = copy_data_set(data_set)
-    result.decode()
+    if "SpecificCharacterSet" in result:  # the default repertoire needs no decoding
+        result.decode()
     return result
 
 
