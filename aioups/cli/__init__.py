@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import _demo, _echo, _load, _receive, _serve, _ups_ops, _upsscu
+from . import _demo, _echo, _load, _monitor, _receive, _serve, _ups_ops, _upsscu
 from ._common import configure_logging, execute
 
 __all__ = ["main", "upsscu_main"]
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="event loop to run on (default asyncio)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _ups_ops.add_parsers(sub)
-    for module in (_receive, _load, _echo, _serve, _demo):
+    for module in (_receive, _load, _monitor, _echo, _serve, _demo):
         module.add_parser(sub)
     for sub_parser in sub.choices.values():  # -v also after the sub-command
         sub_parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,

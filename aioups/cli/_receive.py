@@ -90,6 +90,8 @@ async def run(args: argparse.Namespace) -> int:
     local = parse_address(args.bind, need_host=False)
     if local.port is None:
         raise UsageError("receive listens on -b AET[@IP]:PORT: give a port (0 = any)")
+    if args.subscribe and not args.connect:
+        raise UsageError("--subscribe needs -c AET@HOST:PORT")
     listen_port, listen_host = local.port, local.host or "0.0.0.0"
     status = response_status(args.status)
     receiver = aioups.EventReceiver(local.ae_title, status=status)

@@ -12,7 +12,6 @@ from typing import Any
 
 import aioups
 import aioups.dimse
-from aioups.dimse import Dataset
 from aioups.errors import DIMSEFailure
 from aioups.pdu import UserIdentityRQ, UserIdentityType
 
@@ -183,9 +182,3 @@ async def call(args: argparse.Namespace, operation: str, coroutine: Any,
         response = failure.response
     return report(args, operation, response, extra=extra)
 
-
-def merge(base: Dataset, extra: Dataset) -> Dataset:
-    """``base`` with every element of ``extra`` added (``-s`` over a file)."""
-    for element in extra:
-        base[element.tag] = element
-    return base

@@ -25,10 +25,11 @@ from ._datasets import (
     find_identifier,
     format_data_set,
     parse_keys,
+    parse_tags,
     read_data_set,
     to_json_dict,
 )
-from ._scu import add_scu_options, call, connect, merge, report, status_text
+from ._scu import add_scu_options, call, connect, report, status_text
 from ._usage import EXIT_DIMSE, EXIT_OK, UsageError
 
 # -- option groups (shared with aioups-upsscu) -------------------------------------------------
@@ -107,7 +108,7 @@ def data_set_from(args: argparse.Namespace, default: Callable[[], Dataset] | Non
         data_set = default()
     else:
         data_set = Dataset()
-    return merge(data_set, parse_keys(args.set_keys)) if args.set_keys else data_set
+    return parse_keys(args.set_keys, into=data_set) if args.set_keys else data_set
 
 
 def reason_code(text: str) -> Dataset:
@@ -146,8 +147,7 @@ async def run_update(args: argparse.Namespace) -> int:
 
 
 async def run_get(args: argparse.Namespace) -> int:
-    keys = parse_keys(args.return_keys)
-    attributes = [int(element.tag) for element in keys] or None
+    attributes = list(parse_tags(args.return_keys)) or None
     async with connect(args, contexts=_contexts(args, "get")) as client:
         return await call(args, "N-GET", client.get(args.upsiuid, attributes))
 

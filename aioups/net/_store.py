@@ -13,7 +13,7 @@ plus the columns the SCP needs without decoding: state, Transaction UID, final-s
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, final
@@ -78,9 +78,13 @@ class UPSStore(Protocol):
     def subscriptions(self) -> list[StoredSubscription]:
         """Every subscription (from memory)."""
 
-    async def set_subscriptions(self, receiving_ae: str,
-                                records: Iterable[StoredSubscription]) -> None:
-        """Replace every subscription of one Receiving AE, durably."""
+    def subscriptions_of(self, receiving_ae: str) -> Mapping[str, StoredSubscription]:
+        """One Receiving AE's subscriptions by target (from memory)."""
+
+    async def update_subscriptions(self, receiving_ae: str, put: Iterable[StoredSubscription],
+                                   remove: Iterable[str]) -> None:
+        """Insert or replace ``put`` and delete the subscriptions of ``receiving_ae`` to the
+        targets in ``remove``, durably and together."""
 
 
 class _CachedStore:
@@ -88,7 +92,7 @@ class _CachedStore:
 
     def __init__(self) -> None:
         self._items: dict[str, StoredWorkitem] = {}
-        self._subs: dict[str, list[StoredSubscription]] = {}
+        self._subs: dict[str, dict[str, StoredSubscription]] = {}
 
     async def open(self) -> bool:
         return False
@@ -110,15 +114,29 @@ class _CachedStore:
             self._items.pop(uid, None)
 
     def subscriptions(self) -> list[StoredSubscription]:
-        return [record for records in self._subs.values() for record in records]
+        return [record for records in self._subs.values() for record in records.values()]
+
+    def subscriptions_of(self, receiving_ae: str) -> Mapping[str, StoredSubscription]:
+        return self._subs.get(receiving_ae, {})
+
+    async def update_subscriptions(self, receiving_ae: str, put: Iterable[StoredSubscription],
+                                   remove: Iterable[str]) -> None:
+        mine = self._subs.setdefault(receiving_ae, {})
+        for target in remove:
+            mine.pop(target, None)
+        for record in put:
+            mine[record.target] = record
+        if not mine:
+            del self._subs[receiving_ae]
 
     async def set_subscriptions(self, receiving_ae: str,
                                 records: Iterable[StoredSubscription]) -> None:
-        kept = list(records)
-        if kept:
-            self._subs[receiving_ae] = kept
-        else:
-            self._subs.pop(receiving_ae, None)
+        """Make ``records`` all of ``receiving_ae``'s subscriptions (writes what changed)."""
+        before = self.subscriptions_of(receiving_ae)
+        after = {r.target: r for r in records}
+        await self.update_subscriptions(
+            receiving_ae, [r for t, r in after.items() if before.get(t) != r],
+            [t for t in before if t not in after])
 
 
 @final
@@ -188,9 +206,9 @@ class SQLiteStore(_CachedStore):
                                               final_since=final_since)
         for ae, target, state, filt in db.execute(
                 "SELECT receiving_ae, target, state, filter FROM subscription"):
-            self._subs.setdefault(ae, []).append(StoredSubscription(
+            self._subs.setdefault(ae, {})[target] = StoredSubscription(
                 receiving_ae=ae, target=target, state=state,
-                filter=None if filt is None else bytes(filt)))
+                filter=None if filt is None else bytes(filt))
         self._db = db
 
     async def close(self) -> None:
@@ -269,14 +287,15 @@ class SQLiteStore(_CachedStore):
         await self._write([("DELETE FROM workitem WHERE uid = ?", (uid,)) for uid in uids])
         await super().delete(uids)
 
-    async def set_subscriptions(self, receiving_ae: str,
-                                records: Iterable[StoredSubscription]) -> None:
-        records = list(records)
+    async def update_subscriptions(self, receiving_ae: str, put: Iterable[StoredSubscription],
+                                   remove: Iterable[str]) -> None:
+        put, remove = list(put), list(remove)
         statements: list[tuple[str, tuple[object, ...]]] = [
-            ("DELETE FROM subscription WHERE receiving_ae = ?", (receiving_ae,))]
+            ("DELETE FROM subscription WHERE receiving_ae = ? AND target = ?",
+             (receiving_ae, target)) for target in remove]
         statements += [(
-            "INSERT INTO subscription (receiving_ae, target, state, filter)"
-            " VALUES (?, ?, ?, ?)", (r.receiving_ae, r.target, r.state, r.filter))
-            for r in records]
-        await self._write(statements)
-        await super().set_subscriptions(receiving_ae, records)
+            "INSERT OR REPLACE INTO subscription (receiving_ae, target, state, filter)"
+            " VALUES (?, ?, ?, ?)", (r.receiving_ae, r.target, r.state, r.filter)) for r in put]
+        if statements:
+            await self._write(statements)
+        await super().update_subscriptions(receiving_ae, put, remove)

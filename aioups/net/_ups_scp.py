@@ -107,19 +107,23 @@ class UPSService:
             available; ``None`` keeps them forever.
         on_change: awaited after each stored change (embedding hook).
         fallback_aes: also receive the SCP Status Change events (UPS-62).
+        deletion_locks: grant deletion locks (else subscribers get B301).
+        event_queue_size: events queued per Receiving AE; beyond it the oldest is dropped.
     """
 
     def __init__(self, store: UPSStore | None = None, *,
                  directory: Mapping[str, AEAddress] | None = None, ae_title: str = "AIOUPS",
                  purge_after: float | None = 3600.0, on_change: ChangeHook | None = None,
-                 fallback_aes: tuple[str, ...] = (), deletion_locks: bool = True) -> None:
+                 fallback_aes: tuple[str, ...] = (), deletion_locks: bool = True,
+                 event_queue_size: int = 10_000) -> None:
         self.store: UPSStore = store if store is not None else MemoryStore()
         self.directory = dict(directory or {})
         self.ae_title = ae_title
         self.purge_after = purge_after
         self.on_change = on_change
         self.fallback_aes = fallback_aes
-        self.delivery = EventDelivery(self.directory, calling_ae_title=ae_title)
+        self.delivery = EventDelivery(self.directory, calling_ae_title=ae_title,
+                                      queue_size=event_queue_size)
         self._policy = SubscriptionPolicy(deletion_locks=deletion_locks,
                                           known_aes=self.directory.keys())
         self.subscriptions = SubscriptionRegistry(self._policy)
@@ -270,10 +274,12 @@ class UPSService:
             await self.on_change(item, events)
 
     async def _save_subscriptions(self, titles: set[str]) -> None:
-        records = self.subscriptions.records()
-        for title in sorted(titles):
-            await self.store.set_subscriptions(title, [
-                _stored(record) for record in records if record.receiving_ae == title])
+        for title in sorted(titles):  # write what changed: one subscription, one record
+            before = self.store.subscriptions_of(title)
+            after = {r.target: r for r in map(_stored, self.subscriptions.records_of(title))}
+            await self.store.update_subscriptions(
+                title, [r for t, r in after.items() if before.get(t) != r],
+                [t for t in before if t not in after])
 
     @staticmethod
     def _now() -> datetime:

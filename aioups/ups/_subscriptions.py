@@ -378,6 +378,24 @@ class SubscriptionRegistry:
         instances.sort(key=lambda r: (r.receiving_ae, r.workitem_uid))
         return (*globals_, *instances)
 
+    def records_of(self, receiving_ae: str) -> tuple[SubscriptionRecord, ...]:
+        """The records of one Receiving AE (what :meth:`records` holds for it), found through
+        the per-AE index, so persisting one AE's change costs its own records only."""
+        title = receiving_ae
+        out: list[SubscriptionRecord] = []
+        if title in self._global:
+            out.append(GlobalSubscriptionRecord(receiving_ae=title,
+                                                deletion_lock=self._global[title]))
+        made = self._filtered.get(title)
+        if made is not None:
+            out.append(GlobalSubscriptionRecord(receiving_ae=title,
+                                                deletion_lock=made.deletion_lock,
+                                                matching_keys=made.encoded_keys))
+        out.extend(InstanceSubscriptionRecord(receiving_ae=title, workitem_uid=uid,
+                                              state=self._by_item[uid][title])
+                   for uid in sorted(self._by_ae.get(title, ())))
+        return tuple(out)
+
     @classmethod
     def from_records(cls, records: Iterable[SubscriptionRecord], *,
                      policy: SubscriptionPolicy | None = None) -> Self:
