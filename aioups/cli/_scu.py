@@ -168,7 +168,8 @@ def report(args: argparse.Namespace, operation: str, response: aioups.DIMSERespo
         if data_set is not None:
             print(format_data_set(data_set))
     if failed:
-        print(f"aioups: {operation} failed: {status_text(response.status)}",
+        print(f"{getattr(args, 'prog', 'aioups')}: {operation} failed: "
+              f"{status_text(response.status)}",
               file=sys.stderr)
     return EXIT_DIMSE if failed else EXIT_OK
 

@@ -65,19 +65,25 @@ def add_tls_options(parser: argparse.ArgumentParser) -> None:
                    help="check the server's host name against its certificate (RFC 2830)")
     g.add_argument("--key-store", "--tls-cert", dest="key_store", metavar="FILE",
                    help="our certificate chain and key: PEM or PKCS#12")
-    g.add_argument("--key-store-type", choices=("PKCS12", "PEM"), type=str.upper,
+    g.add_argument("--key-store-type", type=str.upper, metavar="PKCS12|PEM",
                    help="default: from the file name (.p12/.pfx: PKCS12, else PEM)")
-    g.add_argument("--key-store-pass", metavar="PASSWORD", help="key store password")
+    g.add_argument("--key-store-pass", metavar="PASSWORD",
+                   help="key store password (aioups-upsscu: 'secret' by default)")
     g.add_argument("--key-pass", metavar="PASSWORD",
                    help="password of the key (default: the key store password)")
     g.add_argument("--tls-key", metavar="PEM", help="our private key, if not in --key-store")
     g.add_argument("--trust-store", "--tls-cacert", dest="trust_store", metavar="FILE",
                    help="trusted CA certificates: PEM or PKCS#12 (default: the system's)")
-    g.add_argument("--trust-store-type", choices=("PKCS12", "PEM"), type=str.upper)
+    g.add_argument("--trust-store-type", type=str.upper, metavar="PKCS12|PEM")
     g.add_argument("--trust-store-pass", metavar="PASSWORD", help="trust store password")
 
 
 def tls_requested(args: argparse.Namespace) -> bool:
+    for option in ("key_store_type", "trust_store_type"):
+        kind = getattr(args, option)
+        if kind not in (None, "PKCS12", "PEM"):
+            raise UsageError(f"--{option.replace('_', '-')} {kind}: only PKCS12 and PEM stores "
+                             "are supported (convert JKS with keytool -importkeystore)")
     return bool(args.tls or args.tls_protocol or args.tls_cipher or args.key_store)
 
 
@@ -94,10 +100,18 @@ def _load_pkcs12(path: str, password: str | None) -> tuple[bytes, bytes, list[by
         raise UsageError(f"{path}: reading PKCS#12 needs the 'cryptography' package "
                          "(pip install cryptography), or give PEM files") from None
     try:
-        key, cert, extra = pkcs12.load_key_and_certificates(
-            Path(path).read_bytes(), password.encode() if password else None)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read PKCS#12 file {path}: {exc}") from None
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read PKCS#12 file {path}: {exc.strerror}") from None
+    for secret in dict.fromkeys((password, None)):  # also try without: unprotected stores
+        try:
+            key, cert, extra = pkcs12.load_key_and_certificates(
+                data, secret.encode() if secret else None)
+            break
+        except ValueError as exc:
+            error = exc
+    else:
+        raise UsageError(f"cannot read PKCS#12 file {path}: {error}") from None
     pem = serialization.Encoding.PEM
     key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()) if key is not None else b""
@@ -166,7 +180,7 @@ def ssl_context_from(args: argparse.Namespace, *, server: bool) -> ssl.SSLContex
         if args.key_store:
             _load_identity(ctx, args)
     except ssl.SSLError as exc:
-        raise UsageError(f"cannot set up TLS: {exc.reason or exc}") from None
+        raise UsageError(f"cannot set up TLS: {getattr(exc, 'reason', None) or exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot set up TLS: {exc.strerror or exc}: "
                          f"{exc.filename or ''}") from None

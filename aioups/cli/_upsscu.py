@@ -64,7 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, metavar="SECONDS",
                    help="-O receive: stop after this long")
     add_scu_options(p)
-    p.set_defaults(subscribe=False, file_option=None)
+    # upsscu's defaults: calling AE UPSSCU, key store password 'secret'
+    p.set_defaults(subscribe=False, file_option=None, bind="UPSSCU", key_store_pass="secret",
+                   trust_store_pass="secret", prog="aioups-upsscu")
     return p
 
 

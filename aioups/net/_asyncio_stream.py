@@ -159,9 +159,33 @@ async def open_asyncio_stream(host: str, port: int,
 async def accept_asyncio_stream(listener: socket.socket) -> AsyncioSocketStream:
     """Accept one connection on a non-blocking listening socket."""
     loop = asyncio.get_running_loop()
-    conn, _ = await loop.sock_accept(listener)
-    transport, protocol = await loop.connect_accepted_socket(_Protocol, conn)
+    # Not loop.sock_accept(): when the waiting task is cancelled, asyncio may still accept a
+    # connection on the cancelled future and drop it, unserved and unclosed.  Accepting here,
+    # in the task itself, leaves a connection that arrives during cancellation in the backlog.
+    while True:
+        try:
+            conn, _ = listener.accept()
+            break
+        except (BlockingIOError, InterruptedError):
+            pass
+        readable = loop.create_future()
+        loop.add_reader(listener.fileno(), _set_done, readable)
+        try:
+            await readable
+        finally:
+            loop.remove_reader(listener.fileno())
+    try:
+        conn.setblocking(False)
+        transport, protocol = await loop.connect_accepted_socket(_Protocol, conn)
+    except BaseException:
+        conn.close()
+        raise
     return AsyncioSocketStream(transport, protocol)
+
+
+def _set_done(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def is_asyncio() -> bool:
