@@ -131,9 +131,15 @@ def strip_transaction_uid(data_set: Dataset) -> Dataset:
 def _decoded(data_set: Dataset) -> Dataset:
     """A copy whose text values are ``str`` (so it no longer depends on its character set)."""
     result = copy_data_set(data_set)
-    if "SpecificCharacterSet" in result:  # the default repertoire needs no decoding
-        result.decode()
+    _decode_text(result)
     return result
+
+
+def _decode_text(data_set: Dataset) -> None:
+    """Turn text values into ``str`` in place when a Specific Character Set says how; in the
+    default repertoire pydicom already reads them as ``str`` (and decoding costs ~1 ms)."""
+    if "SpecificCharacterSet" in data_set:
+        data_set.decode()
 
 
 # --- N-CREATE ----------------------------------------------------------------------------
@@ -251,7 +257,7 @@ def create_workitem(instance_uid: str | None, data_set: Dataset, *, now: datetim
     if refused is not None:
         return refused
     stored = strip_transaction_uid(data_set)
-    stored.decode()
+    _decode_text(stored)
     coerced, invalid = _coerce_enumerated(stored)
     if invalid:
         return failure(Status.INVALID_ATTRIBUTE_VALUE, f"invalid value: {', '.join(invalid)}",
@@ -365,7 +371,7 @@ def apply_n_set(workitem: Workitem | None, modifications: Dataset, *, now: datet
     if refused is not None:
         return refused
     changes = strip_transaction_uid(modifications)
-    changes.decode()
+    _decode_text(changes)
     coerced, invalid = _coerce_enumerated(changes)
     if invalid:
         return failure(Status.INVALID_ATTRIBUTE_VALUE, f"invalid value: {', '.join(invalid)}",
