@@ -16,10 +16,16 @@ from ._dataset import as_bytes as as_bytes
 from ._dataset import copy_data_set as copy_data_set
 from ._dataset import decode_data_set as decode_data_set
 from ._dataset import dictionary_VR as dictionary_VR
+from ._dataset import element_copy as element_copy
 from ._dataset import encode_data_set as encode_data_set
 from ._dataset import generate_uid as generate_uid
+from ._dataset import has_element as has_element
+from ._dataset import has_value as has_value
 from ._dataset import is_supported_transfer_syntax as is_supported_transfer_syntax
 from ._dataset import keyword_for_tag as keyword_for_tag
+from ._dataset import keyword_tag as keyword_tag
+from ._dataset import peek_text as peek_text
+from ._dataset import put_element as put_element
 from ._dataset import read_part10 as read_part10
 from ._dataset import tag_for_keyword as tag_for_keyword
 from ._engine import DIMSEEngine as DIMSEEngine
@@ -99,12 +105,18 @@ __all__ = [
     "decode_command_elements",
     "decode_data_set",
     "dictionary_VR",
+    "element_copy",
     "encode_command",
     "encode_data_set",
     "fragment_message",
     "generate_uid",
+    "has_element",
+    "has_value",
     "is_supported_transfer_syntax",
     "keyword_for_tag",
+    "keyword_tag",
+    "peek_text",
+    "put_element",
     "read_part10",
     "status_category",
     "tag_for_keyword",

@@ -17,8 +17,9 @@ import warnings
 import zlib
 from typing import BinaryIO, Final, Literal, cast
 
+from pydicom.charset import convert_encodings
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset, read_file_meta_info
@@ -37,10 +38,27 @@ from .._uids import (
 from ..errors import DataSetError
 
 __all__ = [
-    "BaseTag", "DataElement", "Dataset", "MultiValue", "Sequence", "Tag", "as_bytes",
+    "BaseTag",
+    "DataElement",
+    "Dataset",
+    "MultiValue",
+    "Sequence",
+    "Tag",
+    "as_bytes",
     "decode_data_set",
-    "dictionary_VR", "encode_data_set", "generate_uid", "is_supported_transfer_syntax",
-    "keyword_for_tag", "read_part10", "tag_for_keyword",
+    "dictionary_VR",
+    "element_copy",
+    "encode_data_set",
+    "generate_uid",
+    "has_element",
+    "has_value",
+    "is_supported_transfer_syntax",
+    "keyword_for_tag",
+    "keyword_tag",
+    "peek_text",
+    "put_element",
+    "read_part10",
+    "tag_for_keyword",
 ]
 
 #: transfer syntax -> (implicit VR, little endian, deflated)
@@ -138,7 +156,10 @@ def _fast_elements(data_set: Dataset, implicit: bool) -> list[bytes]:
         else:  # a RawDataElement, as decoded: its value bytes are reused when they fit
             vr = element.VR or dictionary_VR(tag)
             if (element.is_implicit_VR and element.VR is None and " or " in vr) or \
-                    not element.is_little_endian or vr == "SQ" or element.value is None:
+                    not element.is_little_endian or element.value is None or \
+                    (vr == "SQ" and element.is_implicit_VR != implicit):
+                # (a sequence's bytes are its items, as received: reusable in the same VR
+                # encoding, where they were checked by _walk on decoding)
                 data_element = data_set[tag]  # let pydicom convert it, then write that
                 vr, value = data_element.VR, _fast_value(data_element, implicit)
             else:
@@ -204,15 +225,26 @@ def _inflate(data: bytes) -> bytes:
     return raw
 
 
+_Found = tuple[int, bytes, int, int]
 _LONG_VRS: Final = frozenset(
     (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"))
 _UNDEFINED: Final = 0xFFFFFFFF
+_UPPER: Final = range(0x41, 0x5B)
+_KNOWN_VRS: Final = frozenset((
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
+    b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+    b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV"))
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 
 
+_TAG_LE, _TAG_BE = struct.Struct("<HH"), struct.Struct(">HH")
+_U16 = {"little": struct.Struct("<H"), "big": struct.Struct(">H")}
+_U32 = {"little": struct.Struct("<I"), "big": struct.Struct(">I")}
+
+
 def _read_tag(data: bytes, pos: int, order: Literal["little", "big"]) -> int:
-    return (int.from_bytes(data[pos:pos + 2], order) << 16) | int.from_bytes(
-        data[pos + 2:pos + 4], order)
+    group, element = (_TAG_LE if order == "little" else _TAG_BE).unpack_from(data, pos)
+    return int(group << 16 | element)
 
 
 def _is_sequence(tag: int, vr: bytes, implicit: bool) -> bool:
@@ -224,12 +256,25 @@ def _is_sequence(tag: int, vr: bytes, implicit: bool) -> bool:
         return False
 
 
+def _length(data: bytes, pos: int, end: int, vr: bytes, implicit: bool,
+            order: Literal["little", "big"]) -> tuple[int, int]:
+    """The length of the element whose header starts at ``pos``, and where its value starts."""
+    if implicit:
+        return int(_U32[order].unpack_from(data, pos + 4)[0]), pos + 8
+    if vr in _LONG_VRS:
+        if end - pos < 12:
+            raise DataSetError(f"truncated element header at byte {pos}")
+        return int(_U32[order].unpack_from(data, pos + 8)[0]), pos + 12
+    return int(_U16[order].unpack_from(data, pos + 6)[0]), pos + 8
+
+
 def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
-          until_item_end: bool = False) -> int:
+          until_item_end: bool = False, found: list[_Found] | None = None) -> int:
     """Check the element structure of a data set from ``pos``; returns where it ends.
 
     pydicom silently truncates a value whose length runs past the data, and takes item tags
-    for elements; this check does not.
+    for elements; this check does not.  ``found`` collects (tag, VR bytes, length, where the
+    value starts) of each element at this level.
     """
     order: Literal["little", "big"] = "little" if little else "big"
     while pos < end:
@@ -242,14 +287,9 @@ def _walk(data: bytes, pos: int, end: int, implicit: bool, little: bool, *,
             raise DataSetError(f"item tag ({tag >> 16:04X},{tag & 0xFFFF:04X}) outside a "
                                f"sequence at byte {pos}")
         vr = data[pos + 4:pos + 6]
-        if implicit:
-            length, pos = int.from_bytes(data[pos + 4:pos + 8], order), pos + 8
-        elif vr in _LONG_VRS:
-            if end - pos < 12:
-                raise DataSetError(f"truncated element header at byte {pos}")
-            length, pos = int.from_bytes(data[pos + 8:pos + 12], order), pos + 12
-        else:
-            length, pos = int.from_bytes(data[pos + 6:pos + 8], order), pos + 8
+        length, pos = _length(data, pos, end, vr, implicit, order)
+        if found is not None:
+            found.append((tag, vr, length, pos))
         if length == _UNDEFINED:
             pos = _walk_items(data, pos, end, implicit, little)
         elif pos + length > end:
@@ -271,7 +311,7 @@ def _walk_items(data: bytes, pos: int, end: int, implicit: bool, little: bool, *
     order: Literal["little", "big"] = "little" if little else "big"
     while pos + 8 <= end:
         tag = _read_tag(data, pos, order)
-        length = int.from_bytes(data[pos + 4:pos + 8], order)
+        length = int(_U32[order].unpack_from(data, pos + 4)[0])
         pos += 8
         if tag == _SEQUENCE_END and not defined:
             return pos
@@ -302,15 +342,60 @@ def decode_data_set(data: bytes, transfer_syntax: str) -> Dataset:
     implicit, little, deflated = _encoding(transfer_syntax)
     if deflated:
         data = _inflate(data)
-    _walk(data, 0, len(data), implicit, little)
+    found: list[_Found] = []
+    _walk(data, 0, len(data), implicit, little, found=found)
+    elements = _raw_elements(data, found, implicit) if little else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data_set = read_dataset(cast(BinaryIO, DicomBytesIO(data)), implicit, little)
+            if elements is None:
+                data_set = read_dataset(cast(BinaryIO, DicomBytesIO(data)), implicit, little)
+            else:
+                data_set = Dataset(elements)
+                if 0x00080005 in elements:
+                    data_set.set_original_encoding(implicit, little, convert_encodings(
+                        data_set[0x00080005].value))
     except Exception as exc:  # pydicom raises many types for malformed input
         raise DataSetError(f"cannot decode the data set: {exc}") from exc
     data_set.set_original_encoding(implicit, little)
     return data_set
+
+
+def _raw_elements(data: bytes, found: list[_Found],
+                  implicit: bool) -> dict[BaseTag, DataElement | RawDataElement] | None:
+    """The top-level elements as pydicom's reader makes them, from what ``_walk`` found; ``None``
+    when pydicom must read them itself (an undefined length, whose sequence it parses at once;
+    a VR it does not know; Implicit VR data that looks explicit, which it reads as explicit)."""
+    if found and (found[0][1][0] in _UPPER and found[0][1][1] in _UPPER) is implicit:
+        return None
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    new = tuple.__new__  # RawDataElement's own __new__ is a Python function: 2x slower
+    for tag, vr_bytes, length, start in found:
+        if length == _UNDEFINED or not (implicit or vr_bytes in _KNOWN_VRS):
+            return None
+        vr = None if implicit else vr_bytes.decode()
+        value = data[start:start + length] if length else cast(
+            "bytes | None", empty_value_for_VR(vr, raw=True))
+        key = _shared_tag(tag)
+        elements[key] = new(RawDataElement,
+                            (key, vr, length, value, start, implicit, True, True, False))
+    return elements
+
+
+#: One ``BaseTag`` per tag value, shared by every data set decoded here (bounded).  A
+#: ``BaseTag`` is an ``int`` with a ``__dict__``: each is an object for the garbage collector
+#: to track, 33 for a typical UPS; shared, the workitems a server holds cost it far less.
+_SHARED_TAGS: dict[int, BaseTag] = {}
+_MAX_SHARED_TAGS: Final = 16384
+
+
+def _shared_tag(tag: int) -> BaseTag:
+    shared = _SHARED_TAGS.get(tag)
+    if shared is None:
+        shared = BaseTag(tag)
+        if len(_SHARED_TAGS) < _MAX_SHARED_TAGS:
+            _SHARED_TAGS[tag] = shared
+    return shared
 
 
 def _file_meta_end(raw: bytes) -> int:
@@ -365,23 +450,112 @@ def copy_data_set(data_set: Dataset) -> Dataset:
     decoded) are shared; sequences, items and multi-values are copied, so changing the copy
     never changes the original.
     """
-    result = Dataset()
-    for key, value in data_set.__dict__.items():
-        if key != "_dict":
-            object.__setattr__(result, key, dict(value) if isinstance(value, dict) else value)
-    elements = result._dict
-    for tag, element in data_set._dict.items():
-        if isinstance(element, DataElement):
-            copied = object.__new__(DataElement)
-            copied.__dict__.update(element.__dict__)
-            value = element._value
-            if element.VR == "SQ" and value is not None:
-                copied._value = Sequence([copy_data_set(item) for item in value])
-            elif isinstance(value, MultiValue):
-                copied._value = copy.deepcopy(value)  # its items are immutable
-            elif isinstance(value, list):
-                copied._value = list(value)
-            elements[tag] = copied
-        else:  # a RawDataElement: an immutable tuple of bytes
-            elements[tag] = element
+    result: Dataset = object.__new__(Dataset)  # no __init__: its attributes are copied here
+    result.__dict__.update({key: dict(value) if isinstance(value, dict) else value
+                            for key, value in data_set.__dict__.items() if key != "_dict"})
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
+    result.__dict__["_dict"] = elements
+    for tag in data_set._dict:
+        elements[tag] = element_copy(data_set, tag)
     return result
+
+
+# -- reading without converting ------------------------------------------------------------
+#
+# ``Dataset.__getitem__`` converts a raw element to a DataElement (about 10 µs each, plus the
+# keyword lookup).  The UPS rules ask mostly "is it there, is it empty, what is this UID", which
+# the raw bytes answer; these helpers do, and leave every element as it was decoded.
+
+_KEYWORD_TAGS: dict[str, int] = {}
+#: VRs whose value is ASCII whatever the Specific Character Set (PS3.5 §6.1.2.3).
+_ASCII_VRS: Final = frozenset(("AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"))
+
+
+def keyword_tag(keyword: str) -> int:
+    """The tag of a dictionary keyword, cached (``KeyError`` for an unknown keyword)."""
+    tag = _KEYWORD_TAGS.get(keyword)
+    if tag is None:
+        found = tag_for_keyword(keyword)
+        if found is None:
+            raise KeyError(keyword)
+        tag = _KEYWORD_TAGS[keyword] = _shared_tag(int(found))
+    return tag
+
+
+def has_element(data_set: Dataset, tag: int) -> bool:
+    """Whether ``tag`` is present (empty or not)."""
+    return tag in data_set._dict
+
+
+def _elements(data_set: Dataset) -> dict[int, DataElement | RawDataElement]:
+    """The data set's elements by tag (a ``BaseTag`` is an ``int``: plain ints find them)."""
+    return cast("dict[int, DataElement | RawDataElement]", data_set._dict)
+
+
+def _raw_vr(element: RawDataElement) -> str | None:
+    if element.VR is not None:
+        return str(element.VR)
+    try:
+        vr = str(dictionary_VR(element.tag))
+    except KeyError:
+        return None
+    return None if " or " in vr else vr
+
+
+def has_value(data_set: Dataset, tag: int) -> bool:
+    """Whether ``tag`` is present with a value: what ``not data_set[tag].is_empty`` says, without
+    converting a raw element (a sequence with at least one item counts)."""
+    element = _elements(data_set).get(tag)
+    if element is None:
+        return False
+    if isinstance(element, RawDataElement):
+        if element.length == 0:
+            return False
+        vr = _raw_vr(element)
+        if element.value is None or vr is None:
+            return not data_set[tag].is_empty
+        if vr in _TEXT_VRS:  # padding only converts to ""
+            return bool(element.value.strip(b" \0"))
+        return True  # a defined-length sequence with bytes has an item; numbers, bytes
+    return not element.is_empty
+
+
+def peek_text(data_set: Dataset, tag: int) -> str | None:
+    """``str(data_set[tag].value)``, or ``None`` when absent or empty.
+
+    Raw single values of ASCII-only VRs (UI, CS, DT, ...) are read from their bytes, trailing
+    padding removed as pydicom does; anything else is converted by pydicom.
+    """
+    element = _elements(data_set).get(tag)
+    if element is None:
+        return None
+    if isinstance(element, RawDataElement) and element.value is not None \
+            and b"\\" not in element.value and _raw_vr(element) in _ASCII_VRS:
+        try:
+            return element.value.rstrip(b" \0").decode("ascii") or None
+        except UnicodeDecodeError:
+            pass
+    converted = data_set[tag]
+    return None if converted.is_empty else str(converted.value)
+
+
+def element_copy(data_set: Dataset, tag: int) -> DataElement | RawDataElement:
+    """An independent copy of one element (raw elements are immutable and shared)."""
+    element = _elements(data_set)[tag]
+    if not isinstance(element, DataElement):
+        return element
+    copied: DataElement = object.__new__(DataElement)
+    copied.__dict__.update(element.__dict__)
+    value = element._value
+    if element.VR == "SQ" and value is not None:
+        copied._value = Sequence([copy_data_set(item) for item in value])
+    elif isinstance(value, MultiValue):
+        copied._value = copy.deepcopy(value)  # its items are immutable
+    elif isinstance(value, list):
+        copied._value = list(value)
+    return copied
+
+
+def put_element(data_set: Dataset, element: DataElement | RawDataElement) -> None:
+    """Add ``element`` (from :func:`element_copy`) to ``data_set``, replacing any with its tag."""
+    data_set._dict[BaseTag(element.tag)] = element

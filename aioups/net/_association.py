@@ -58,6 +58,7 @@ from ..ul import (
     negotiated_from_ac,
 )
 from ..ul import AssociationRejected as ULAssociationRejected
+from ._asyncio_stream import AsyncioSocketStream, clock
 from ._dispatch import Handlers
 from ._invoke import Invoker, Outstanding
 from ._perform import Performer
@@ -142,8 +143,12 @@ class Association:
         self._invoker = Invoker(self, timeouts.response)
         self._performer = Performer(self, handlers or {}, inline_allowed=inline_handlers,
                                     on_idle=self._send_release_response)
-        self._last_activity = anyio.current_time()
+        self._clock = clock()
+        self._last_activity = self._clock()
         self._debug = logger.isEnabledFor(logging.DEBUG)
+        #: writes that need no waiting skip the send timeout's cancel scope (asyncio)
+        self._send_nowait = stream.send_nowait if isinstance(stream, AsyncioSocketStream) \
+            else None
 
     # -- public ------------------------------------------------------------------------------
 
@@ -268,7 +273,7 @@ class Association:
 
     async def _send(self, primitives: Sequence[Primitive]) -> None:
         async with self._write_lock:
-            now = anyio.current_time()
+            now = self._clock()
             try:
                 for primitive in primitives:
                     self._conn.send(primitive, now)
@@ -284,18 +289,24 @@ class Association:
         data = self._conn.data_to_send()
         if not data:
             return
+        if self._send_nowait is not None and self._send_nowait(data):
+            self._last_activity = self._clock()
+            return
         try:
-            with anyio.fail_after(self.timeouts.send):
+            if self.timeouts.send is None:  # (a cancel scope per write costs ~20 µs)
                 await self._stream.send(data)
+            else:
+                with anyio.fail_after(self.timeouts.send):
+                    await self._stream.send(data)
         except BaseException as exc:
-            self._conn.send_failed(anyio.current_time())
+            self._conn.send_failed(self._clock())
             reason = "send timed out" if isinstance(exc, TimeoutError) else repr(exc)
             self._fail(ConnectionLost(f"cannot write to {self.peer}: {reason}"))
             await self._close_transport()
             if isinstance(exc, STREAM_ERRORS_OR_TIMEOUT):
                 raise self._error from exc  # type: ignore[misc]
             raise
-        self._last_activity = anyio.current_time()
+        self._last_activity = self._clock()
 
     async def _close_transport(self) -> None:
         if self._closed.is_set():
@@ -334,7 +345,7 @@ class Association:
                         data = await stream.receive(65536)
             except STREAM_ERRORS:
                 data = b""
-            now = anyio.current_time()
+            now = self._clock()
             if data is None:
                 events = self._on_deadline(now)
             else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
+from collections.abc import Callable
 from typing import cast, final
 
 import anyio
@@ -136,6 +137,15 @@ class AsyncioSocketStream(SocketStream):
             if p.error is not None:
                 raise anyio.BrokenResourceError from p.error
 
+    def send_nowait(self, item: bytes) -> bool:
+        """Write ``item`` now if the transport takes it without waiting; ``False`` (nothing
+        written) when :meth:`send` must be awaited: flow control paused, closed or broken."""
+        if self._closed or self._protocol.write_paused or self._protocol.error is not None \
+                or self._transport.is_closing():
+            return False
+        self._transport.write(item)
+        return True
+
     async def send_eof(self) -> None:
         self._transport.write_eof()
 
@@ -186,6 +196,14 @@ async def accept_asyncio_stream(listener: socket.socket) -> AsyncioSocketStream:
 def _set_done(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def clock() -> Callable[[], float]:
+    """The running event loop's clock: what ``anyio.current_time`` returns, without looking up
+    the backend at every call (on asyncio, the loop's ``time``)."""
+    if is_asyncio():
+        return asyncio.get_running_loop().time
+    return anyio.current_time
 
 
 def is_asyncio() -> bool:

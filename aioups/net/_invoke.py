@@ -45,7 +45,7 @@ class Outstanding:
         self.timeout = timeout
         #: waited for with a cancel scope (a non-default timeout) instead of the watchdog
         self.scoped = scoped
-        self.deadline = math.inf if timeout is None else anyio.current_time() + timeout
+        self.deadline = math.inf if timeout is None else invoker.now() + timeout
         self.responses: deque[tuple[Response, bytes | None]] = deque()
         self.wake: anyio.Event | None = None
         self.finished = False
@@ -89,7 +89,7 @@ class Outstanding:
         self.abandoned = True
         self.responses.clear()
         if self.deadline == math.inf and self._invoker.default_timeout is not None:
-            self.deadline = anyio.current_time() + self._invoker.default_timeout
+            self.deadline = self._invoker.now() + self._invoker.default_timeout
         self._invoker.watch()
 
 
@@ -108,6 +108,10 @@ class Invoker:
         self.outstanding: dict[int, Outstanding] = {}
         self.requests_sent = 0
         self.responses_received = 0
+
+    def now(self) -> float:
+        """The event loop's clock."""
+        return self._association._clock()
 
     def configure(self, window: int, engine: DIMSEEngine, task_group: TaskGroup | None) -> None:
         """Set the negotiated invoked window (0 = unlimited)."""
@@ -167,7 +171,7 @@ class Invoker:
                     return message_id
                 return None
             if out.timeout is not None:
-                out.deadline = anyio.current_time() + out.timeout
+                out.deadline = self.now() + out.timeout
         else:
             del self.outstanding[message_id]
             out.finished = True

@@ -294,9 +294,10 @@ class UPSService:
         data_set = request.data_set if request.data_set is not None else Dataset()
         with self._serialised(uid) as lock:
             async with lock:
-                outcome = create_workitem(uid, data_set, now=self._now(),
-                                          existing=self.workitems.get(uid),
-                                          worklist_label=self.ae_title)
+                outcome = create_workitem(
+                    uid, data_set, now=self._now(), existing=self.workitems.get(uid),
+                    worklist_label=self.ae_title, with_events=self.on_change is not None
+                    or self.subscriptions.has_global_subscribers())
                 _raise_for(outcome)
                 assert outcome.workitem is not None
                 await self._store(outcome.workitem, outcome.events)

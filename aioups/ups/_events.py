@@ -12,14 +12,13 @@ who receives them is the subscription registry's business, not this module's.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Final, final
 
-from ..dimse import Dataset
-from ._requirements import has_value, items
+from ..dimse import Dataset, copy_data_set, element_copy, has_element, keyword_tag, put_element
+from ._requirements import has_value, items, text_value
 
 _PROGRESS: Final = "ProcedureStepProgressInformationSequence"
 _STATION: Final = "ScheduledStationNameCodeSequence"
@@ -82,8 +81,9 @@ class UPSEvent:
 
 
 def _copy_into(target: Dataset, source: Dataset, keyword: str) -> None:
-    if keyword in source:
-        target[keyword] = copy.deepcopy(source[keyword])
+    tag = keyword_tag(keyword)
+    if has_element(source, tag):
+        put_element(target, element_copy(source, tag))
 
 
 def _new_information(source: Dataset) -> Dataset:
@@ -104,7 +104,7 @@ def state_report(sop_instance_uid: str, data_set: Dataset) -> UPSEvent:
     information = _new_information(data_set)
     _copy_into(information, data_set, "ProcedureStepState")
     _copy_into(information, data_set, "InputReadinessState")
-    if str(data_set.get("ProcedureStepState", "")).strip() == "CANCELED":
+    if text_value(data_set, "ProcedureStepState") == "CANCELED":
         for item in items(data_set, _PROGRESS)[:1]:
             for keyword in ("ReasonForCancellation",
                             "ProcedureStepDiscontinuationReasonCodeSequence"):
@@ -199,7 +199,7 @@ def assigned(sop_instance_uid: str, data_set: Dataset) -> UPSEvent:
     if has_value(data_set, _STATION):
         _copy_into(information, data_set, _STATION)
     performers = items(data_set, _PERFORMERS)
-    codes = [copy.deepcopy(code) for performer in performers
+    codes = [copy_data_set(code) for performer in performers
              for code in items(performer, "HumanPerformerCodeSequence")]
     if codes:
         information.HumanPerformerCodeSequence = codes

@@ -26,7 +26,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from ..dimse import Dataset, Sequence, copy_data_set, tag_for_keyword
+from ..dimse import (
+    Dataset,
+    Sequence,
+    copy_data_set,
+    has_element,
+    keyword_tag,
+    peek_text,
+    tag_for_keyword,
+)
+from ..dimse import has_value as _has_value
 from ._state import UPSState
 
 Path = tuple[str, ...]
@@ -208,28 +217,32 @@ def is_valid_dt(value: str) -> bool:
 
 def format_dt(now: datetime) -> str:
     """``now`` as a DT value; with its UTC offset if ``now`` is aware."""
-    text = now.strftime("%Y%m%d%H%M%S.%f")
-    offset = now.strftime("%z")
-    return text + offset[:5]
+    text = now.strftime("%Y%m%d%H%M%S.%f%z")
+    return text[:26]  # (the offset's seconds, if any, do not fit a DT)
+
+
+def present(data_set: Dataset, keyword: str) -> bool:
+    """Whether ``keyword`` is present, empty or not."""
+    return has_element(data_set, keyword_tag(keyword))
 
 
 def has_value(data_set: Dataset, keyword: str) -> bool:
     """Whether ``keyword`` is present with a non-empty value (a sequence: at least one item)."""
-    return keyword in data_set and not data_set[keyword].is_empty
+    return _has_value(data_set, keyword_tag(keyword))
 
 
 def text_value(data_set: Dataset, keyword: str) -> str | None:
     """A single-valued string attribute, stripped; ``None`` when absent or empty."""
-    if not has_value(data_set, keyword):
-        return None
-    return str(data_set[keyword].value).strip() or None
+    text = peek_text(data_set, keyword_tag(keyword))
+    return None if text is None else text.strip() or None
 
 
 def items(data_set: Dataset, keyword: str) -> tuple[Dataset, ...]:
     """The items of a sequence attribute (none when absent or empty)."""
-    if not has_value(data_set, keyword):
+    tag = keyword_tag(keyword)
+    if not _has_value(data_set, tag):
         return ()
-    value = data_set[keyword].value
+    value = data_set[tag].value
     return tuple(value) if isinstance(value, Sequence) else ()
 
 
@@ -254,10 +267,10 @@ def create_gaps(data_set: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if len(path) == 1 and path[0] in N_CREATE_SCP_SUPPLIED:
             continue
         for holder in _holders(data_set, path[:-1]):
-            if path[-1] not in holder:
+            if not present(holder, path[-1]):
                 absent.append(join(path))
                 break
-            if kind is _1 and holder[path[-1]].is_empty:
+            if kind is _1 and not has_value(holder, path[-1]):
                 empty.append(join(path))
                 break
     return tuple(absent), tuple(empty)
@@ -279,7 +292,7 @@ def final_state_requirements(data_set: Dataset, target: UPSState) -> tuple[str, 
             continue
         for holder in _holders(data_set, path[:-1]):
             if path in _PRESENT_SUFFICES:
-                met = path[-1] in holder
+                met = present(holder, path[-1])
             else:
                 met = has_value(holder, path[-1])
             if not met:

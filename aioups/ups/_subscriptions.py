@@ -304,6 +304,10 @@ class SubscriptionRegistry:
 
     # --- queries ------------------------------------------------------------------------------
 
+    def has_global_subscribers(self) -> bool:
+        """Whether a new UPS would have any subscriber (a global or filtered global one)."""
+        return bool(self._global or self._filtered)
+
     def recipients(self, workitem_uid: str) -> frozenset[str]:
         """The Receiving AEs subscribed to a UPS, with or without lock (UPS-62).
 

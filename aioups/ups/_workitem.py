@@ -25,7 +25,10 @@ from ..dimse import (
     copy_data_set,
     dictionary_VR,
     generate_uid,
+    has_element,
     keyword_for_tag,
+    keyword_tag,
+    peek_text,
 )
 from ._events import UPSEvent, events_for_change
 from ._requirements import (
@@ -39,6 +42,7 @@ from ._requirements import (
     has_value,
     is_valid_dt,
     is_valid_uid,
+    present,
     text_value,
     top_level_tags,
 )
@@ -138,7 +142,7 @@ def _decoded(data_set: Dataset) -> Dataset:
 def _decode_text(data_set: Dataset) -> None:
     """Turn text values into ``str`` in place when a Specific Character Set says how; in the
     default repertoire pydicom already reads them as ``str`` (and decoding costs ~1 ms)."""
-    if "SpecificCharacterSet" in data_set:
+    if has_element(data_set, _SPECIFIC_CHARACTER_SET):
         data_set.decode()
 
 
@@ -161,7 +165,7 @@ def _check_instance_uid(instance_uid: str, existing: Workitem | None) -> Outcome
 def _check_create_state(data_set: Dataset) -> Outcome | None:
     """Procedure Step State must be SCHEDULED (UPS-41): C309, or 0120/0121 when missing."""
     keyword = "ProcedureStepState"
-    if keyword not in data_set:
+    if not present(data_set, keyword):
         return failure(Status.MISSING_ATTRIBUTE, "Procedure Step State missing", _tags([keyword]))
     state = text_value(data_set, keyword)
     if state is None:
@@ -212,6 +216,8 @@ def _coerce_enumerated(data_set: Dataset) -> tuple[list[str], list[str]]:
     coerced: list[str] = []
     invalid: list[str] = []
     for keyword, allowed in ENUMERATED_VALUES.items():
+        if peek_text(data_set, keyword_tag(keyword)) in allowed:  # the common case, unconverted
+            continue
         if not has_value(data_set, keyword):
             continue
         raw = data_set[keyword].value
@@ -228,7 +234,7 @@ def _coerce_enumerated(data_set: Dataset) -> tuple[list[str], list[str]]:
 
 def create_workitem(instance_uid: str | None, data_set: Dataset, *, now: datetime,
                     existing: Workitem | None = None, worklist_label: str = "AIOUPS",
-                    new_uid: Callable[[], str] = generate_uid) -> Outcome:
+                    new_uid: Callable[[], str] = generate_uid, with_events: bool = True) -> Outcome:
     """Create a UPS from an N-CREATE (UPS-40 … UPS-44; Table CC.1.1-2, first row).
 
     Args:
@@ -240,6 +246,7 @@ def create_workitem(instance_uid: str | None, data_set: Dataset, *, now: datetim
         existing: what the store holds under ``instance_uid``; anything means 0111.
         worklist_label: what the SCP puts in an empty or absent Worklist Label (UPS-43).
         new_uid: UID generator.
+        with_events: ``False`` leaves the events out (nobody would receive them).
 
     Returns:
         0000, or B300 when the SCP coerced values (items in the Progress Information or
@@ -273,7 +280,8 @@ def create_workitem(instance_uid: str | None, data_set: Dataset, *, now: datetim
         stored.WorklistLabel = worklist_label
     workitem = Workitem(sop_instance_uid=uid, data_set=stored)
     return Outcome(status=Status.UPS_CREATED_WITH_MODIFICATIONS if coerced else Status.SUCCESS,
-                   workitem=workitem, events=events_for_change(uid, None, stored),
+                   workitem=workitem,
+                   events=events_for_change(uid, None, stored) if with_events else (),
                    error_comment=comment(f"coerced: {', '.join(coerced)}") if coerced else None,
                    offending_elements=_tags(coerced))
 

@@ -70,9 +70,10 @@ SNAPSHOT: dict[str, list[str]] = {
         "NGetRQ", "NGetRSP", "NO_DATA_SET", "NSetRQ", "NSetRSP", "Priority", "RESPONSE_TYPES",
         "Request", "Response", "Sequence", "Status", "StatusCategory", "Tag", "UnknownCommand",
         "as_bytes", "copy_data_set", "decode_command", "decode_command_elements",
-        "decode_data_set", "dictionary_VR", "encode_command", "encode_data_set",
-        "fragment_message", "generate_uid", "is_supported_transfer_syntax", "keyword_for_tag",
-        "read_part10", "status_category", "tag_for_keyword",
+        "decode_data_set", "dictionary_VR", "element_copy", "encode_command", "encode_data_set",
+        "fragment_message", "generate_uid", "has_element", "has_value",
+        "is_supported_transfer_syntax", "keyword_for_tag", "keyword_tag", "peek_text",
+        "put_element", "read_part10", "status_category", "tag_for_keyword",
     ],
     "aioups.net": [
         "AEAddress", "Association", "AssociationStatistics", "Authenticator", "ChangeHook",
