@@ -26,6 +26,7 @@ from ._dataset import keyword_for_tag as keyword_for_tag
 from ._dataset import keyword_tag as keyword_tag
 from ._dataset import peek_text as peek_text
 from ._dataset import put_element as put_element
+from ._dataset import put_text as put_text
 from ._dataset import read_part10 as read_part10
 from ._dataset import tag_for_keyword as tag_for_keyword
 from ._engine import DIMSEEngine as DIMSEEngine
@@ -117,6 +118,7 @@ __all__ = [
     "keyword_tag",
     "peek_text",
     "put_element",
+    "put_text",
     "read_part10",
     "status_category",
     "tag_for_keyword",

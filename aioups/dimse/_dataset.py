@@ -57,6 +57,7 @@ __all__ = [
     "keyword_tag",
     "peek_text",
     "put_element",
+    "put_text",
     "read_part10",
     "tag_for_keyword",
 ]
@@ -149,7 +150,7 @@ def _fast_elements(data_set: Dataset, implicit: bool) -> list[bytes]:
     if 0x00080005 in data_set._dict:
         raise _Fallback  # a character set: text needs pydicom's encoders
     out: list[bytes] = []
-    for tag in sorted(data_set._dict):
+    for tag in sorted(data_set._dict, key=int):  # (BaseTag's own __lt__ is Python code)
         element = data_set._dict[tag]
         if isinstance(element, DataElement):
             vr, value = element.VR, _fast_value(element, implicit)
@@ -554,6 +555,21 @@ def element_copy(data_set: Dataset, tag: int) -> DataElement | RawDataElement:
     elif isinstance(value, list):
         copied._value = list(value)
     return copied
+
+
+def put_text(data_set: Dataset, tag: int, vr: str, value: str) -> None:
+    """Set a single-valued text attribute.  An ASCII value is stored as the raw element it
+    would be decoded from (no validation or conversion until someone reads it)."""
+    try:
+        raw = value.encode("ascii")
+    except UnicodeEncodeError:
+        data_set[tag] = DataElement(tag, vr, value)
+        return
+    if len(raw) % 2:
+        raw += b"\0" if vr == "UI" else b" "
+    key = _shared_tag(tag)
+    _elements(data_set)[key] = tuple.__new__(
+        RawDataElement, (key, vr, len(raw), raw, 0, False, True, True, False))
 
 
 def put_element(data_set: Dataset, element: DataElement | RawDataElement) -> None:

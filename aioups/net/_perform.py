@@ -14,13 +14,13 @@ Checked before a handler runs (PS3.7): a Message ID already being performed gets
 from __future__ import annotations
 
 import logging
-import math
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, final
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.lowlevel import checkpoint
 
 from ..dimse import CCancelRQ, CFindRQ, MessageReceived, Response, Status, UnknownCommand
 from ..errors import AioupsError, LocalProtocolError
@@ -44,6 +44,48 @@ logger = logging.getLogger("aioups.net")
 MAX_WORKERS = 64
 #: Most requests one association queues when the peer's window is unlimited.
 MAX_QUEUED = 4096
+#: A worker that finds requests waiting lets other tasks run after this many in a row.
+_YIELD_EVERY = 16
+
+
+@final
+class _Queue:
+    """Requests waiting for a worker: a deque and the workers waiting for it.  Leaner than a
+    memory object stream, whose ``receive`` yields to the event loop even when an item waits."""
+
+    __slots__ = ("_closed", "_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: deque[ServiceRequest] = deque()
+        self._waiters: deque[anyio.Event] = deque()
+        self._closed = False
+
+    def put(self, request: ServiceRequest) -> None:
+        self._items.append(request)
+        if self._waiters:
+            self._waiters.popleft().set()
+
+    async def get(self) -> ServiceRequest | None:
+        """The next request; ``None`` once closed and empty."""
+        while not self._items:
+            if self._closed:
+                return None
+            wake = anyio.Event()
+            self._waiters.append(wake)
+            try:
+                await wake.wait()
+            except BaseException:
+                if wake in self._waiters:
+                    self._waiters.remove(wake)
+                elif self._items and self._waiters:  # woken and leaving: pass the wake on
+                    self._waiters.popleft().set()
+                raise
+        return self._items.popleft()
+
+    def close(self) -> None:
+        self._closed = True
+        while self._waiters:
+            self._waiters.popleft().set()
 
 
 @final
@@ -60,8 +102,7 @@ class Performer:
         self._window = 1
         self._workers_limit = 1
         self._task_group: TaskGroup | None = None
-        self._queue: MemoryObjectSendStream[ServiceRequest] | None = None
-        self._receive: MemoryObjectReceiveStream[ServiceRequest] | None = None
+        self._queue = _Queue()
         self._workers = 0
         #: Message ID -> cancel signal of each request being performed (None: not cancellable)
         self._running: dict[int, CancelSignal | None] = {}
@@ -111,25 +152,23 @@ class Performer:
             await self._perform(request)
             return
         assert self._task_group is not None
-        if self._queue is None:
-            self._queue, self._receive = anyio.create_memory_object_stream[ServiceRequest](
-                math.inf)
         if self.busy > self._workers and self._workers < self._workers_limit:
             self._workers += 1
             self._task_group.start_soon(self._worker)
-        self._queue.send_nowait(request)
+        self._queue.put(request)
 
     def close(self) -> None:
         """No more requests: let the workers finish."""
-        if self._queue is not None:
-            self._queue.close()
-        if self._receive is not None:
-            self._receive.close()
+        self._queue.close()
 
     async def _worker(self) -> None:
-        assert self._receive is not None
-        async for request in self._receive:
+        streak = 0
+        while (request := await self._queue.get()) is not None:
             await self._perform(request)
+            streak += 1
+            if streak >= _YIELD_EVERY:
+                streak = 0
+                await checkpoint()
 
     async def _perform(self, request: ServiceRequest) -> None:
         message_id = request.message.message_id  # type: ignore[union-attr]

@@ -235,7 +235,7 @@ class UPSService:
 
     @contextmanager
     def _serialised(self, uid: str) -> Iterator[anyio.Lock]:
-        lock, users = self._locks.get(uid) or (anyio.Lock(), 0)
+        lock, users = self._locks.get(uid) or (anyio.Lock(fast_acquire=True), 0)
         self._locks[uid] = (lock, users + 1)
         try:
             yield lock

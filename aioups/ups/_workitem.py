@@ -29,6 +29,7 @@ from ..dimse import (
     keyword_for_tag,
     keyword_tag,
     peek_text,
+    put_text,
 )
 from ._events import UPSEvent, events_for_change
 from ._requirements import (
@@ -49,6 +50,10 @@ from ._requirements import (
 from ._state import UPSState, decide_create
 
 TRANSACTION_UID: Final = 0x00081195
+_SOP_CLASS_UID: Final = 0x00080016
+_SOP_INSTANCE_UID: Final = 0x00080018
+_MODIFICATION_DATE_TIME: Final = 0x00404010
+_WORKLIST_LABEL: Final = 0x00741202
 _SPECIFIC_CHARACTER_SET: Final = 0x00080005
 #: The Specific Character Set that can hold any text (PS3.3 C.12.1.1.2): used when an N-SET
 #: brings text in a character set other than the stored one (UPS-46).
@@ -273,11 +278,11 @@ def create_workitem(instance_uid: str | None, data_set: Dataset, *, now: datetim
         if has_value(stored, keyword):
             stored[keyword].value = []
             coerced.append(keyword)
-    stored.SOPClassUID = UPS_PUSH
-    stored.SOPInstanceUID = uid
-    stored.ScheduledProcedureStepModificationDateTime = format_dt(now)
+    put_text(stored, _SOP_CLASS_UID, "UI", UPS_PUSH)
+    put_text(stored, _SOP_INSTANCE_UID, "UI", uid)
+    put_text(stored, _MODIFICATION_DATE_TIME, "DT", format_dt(now))
     if not has_value(stored, "WorklistLabel"):
-        stored.WorklistLabel = worklist_label
+        put_text(stored, _WORKLIST_LABEL, "LO", worklist_label)
     workitem = Workitem(sop_instance_uid=uid, data_set=stored)
     return Outcome(status=Status.UPS_CREATED_WITH_MODIFICATIONS if coerced else Status.SUCCESS,
                    workitem=workitem,

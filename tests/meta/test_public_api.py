@@ -73,7 +73,7 @@ SNAPSHOT: dict[str, list[str]] = {
         "decode_data_set", "dictionary_VR", "element_copy", "encode_command", "encode_data_set",
         "fragment_message", "generate_uid", "has_element", "has_value",
         "is_supported_transfer_syntax", "keyword_for_tag", "keyword_tag", "peek_text",
-        "put_element", "read_part10", "status_category", "tag_for_keyword",
+        "put_element", "put_text", "read_part10", "status_category", "tag_for_keyword",
     ],
     "aioups.net": [
         "AEAddress", "Association", "AssociationStatistics", "Authenticator", "ChangeHook",
