@@ -27,8 +27,8 @@ from ._usage import EXIT_ASSOCIATION, EXIT_CONNECT, EXIT_DIMSE, EXIT_OK, EXIT_US
 
 __all__ = ["EXIT_ASSOCIATION", "EXIT_CONNECT", "EXIT_DIMSE", "EXIT_OK", "EXIT_USAGE",
            "Address", "UsageError", "add_connection_options", "configure_logging",
-           "execute", "exit_code_for", "parse_address", "socket_options_from", "ssl_context_from",
-           "timeouts_from"]
+           "execute", "exit_code_for", "parse_address", "raise_open_files_limit",
+           "socket_options_from", "ssl_context_from", "timeouts_from"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +144,25 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     if isinstance(exc, BaseExceptionGroup):
         return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
     return [exc]
+
+
+def raise_open_files_limit() -> int | None:
+    """Raise this process's soft RLIMIT_NOFILE to its hard limit, as far as the OS allows: each
+    association is one descriptor, and the usual soft limit (1024) is far below what one server
+    or load generator holds.  Returns the soft limit now in force (``None``: no such limit)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):  # e.g. macOS caps it below the hard limit: keep ours
+            logging.getLogger("aioups.cli").debug("cannot raise RLIMIT_NOFILE to %s", target)
+    return soft
 
 
 def execute(run: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace, *,

@@ -17,7 +17,7 @@ from typing import Any
 
 from aioups.loadtest import SCENARIOS, LoadConfig, LoadResult, Recorder, run_load
 
-from ._common import parse_address, timeouts_from
+from ._common import parse_address, raise_open_files_limit, timeouts_from
 from ._scu import TRANSFER_SYNTAXES, add_scu_options
 from ._tls import ssl_context_from
 from ._usage import EXIT_DIMSE, EXIT_OK, UsageError
@@ -132,6 +132,7 @@ def print_result(result: LoadResult) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     config = _config(args)
+    raise_open_files_limit()  # one descriptor per association
     with _Display(config) as display:
         result = await run_load(config, progress=display.update)
     if sys.stderr.isatty() and display.live is None:

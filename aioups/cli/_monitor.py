@@ -34,7 +34,13 @@ import aioups
 from aioups.dimse import Dataset, NEventReportRQ, NEventReportRSP
 from aioups.errors import AioupsError, DIMSEFailure
 
-from ._common import parse_address, socket_options_from, ssl_context_from, timeouts_from
+from ._common import (
+    parse_address,
+    raise_open_files_limit,
+    socket_options_from,
+    ssl_context_from,
+    timeouts_from,
+)
 from ._datasets import DataSetInputError, find_identifier, parse_keys, to_json_dict
 from ._scu import add_scu_options, connect, status_text
 from ._usage import EXIT_OK, UsageError
@@ -408,6 +414,7 @@ async def _until_signal(scope: anyio.CancelScope) -> None:
 async def run(args: argparse.Namespace) -> int:
     host, port, titles, identifier = _check(args)
     monitor = _Monitor(args, titles, identifier)
+    raise_open_files_limit()  # one descriptor per association
     with anyio.CancelScope() as stop:
         async with anyio.create_task_group() as tg:
             if sys.platform != "win32" and threading.current_thread() is threading.main_thread():

@@ -16,6 +16,7 @@ from aioups.errors import AioupsError
 from ._common import (
     UsageError,
     add_connection_options,
+    raise_open_files_limit,
     socket_options_from,
     ssl_context_from,
     timeouts_from,
@@ -108,6 +109,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.max_associations < 1 or args.max_ops_performed < 0:
         raise UsageError("--max-associations and --max-ops-performed must be positive")
     service = _service(args)
+    raise_open_files_limit()  # one descriptor per association
     allowed = frozenset(args.accept_calling_aet) if args.accept_calling_aet else None
     serve = functools.partial(
         service.serve, args.host, args.port, max_associations=args.max_associations,
