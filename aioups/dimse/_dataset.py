@@ -17,7 +17,7 @@ import warnings
 import zlib
 from typing import BinaryIO, Final, Literal, cast
 
-from pydicom.charset import convert_encodings
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
 from pydicom.dataset import Dataset
@@ -353,9 +353,9 @@ def decode_data_set(data: bytes, transfer_syntax: str) -> Dataset:
                 data_set = read_dataset(cast(BinaryIO, DicomBytesIO(data)), implicit, little)
             else:
                 data_set = Dataset(elements)
-                if 0x00080005 in elements:
-                    data_set.set_original_encoding(implicit, little, convert_encodings(
-                        data_set[0x00080005].value))
+                data_set.set_original_encoding(implicit, little, convert_encodings(
+                    data_set[0x00080005].value) if 0x00080005 in elements
+                    else default_encoding)  # as read_dataset records it
     except Exception as exc:  # pydicom raises many types for malformed input
         raise DataSetError(f"cannot decode the data set: {exc}") from exc
     data_set.set_original_encoding(implicit, little)
@@ -468,8 +468,13 @@ def copy_data_set(data_set: Dataset) -> Dataset:
 # the raw bytes answer; these helpers do, and leave every element as it was decoded.
 
 _KEYWORD_TAGS: dict[str, int] = {}
-#: VRs whose value is ASCII whatever the Specific Character Set (PS3.5 §6.1.2.3).
-_ASCII_VRS: Final = frozenset(("AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UI", "UR"))
+#: VRs whose raw value :func:`peek_text` reads itself: ASCII whatever the Specific Character
+#: Set (PS3.5 §6.1.2.3), and converted by pydicom by removing trailing padding only.  (UI, AE,
+#: DS, IS and UR are normalised further by pydicom, so they are left to it.)
+_PEEK_VRS: Final = frozenset(("AS", "CS", "DA", "DT", "TM"))
+#: VRs whose emptiness only conversion tells: UN (pydicom gives a known tag its dictionary
+#: VR), PN (``==`` is three empty component groups), AT, and unknown or ambiguous VRs.
+_CONVERTED_VRS: Final = frozenset((None, "UN", "PN", "AT"))
 
 
 def keyword_tag(keyword: str) -> int:
@@ -513,10 +518,15 @@ def has_value(data_set: Dataset, tag: int) -> bool:
         if element.length == 0:
             return False
         vr = _raw_vr(element)
-        if element.value is None or vr is None:
+        if element.value is None or vr in _CONVERTED_VRS:
             return not data_set[tag].is_empty
-        if vr in _TEXT_VRS:  # padding only converts to ""
-            return bool(element.value.strip(b" \0"))
+        if vr in _TEXT_VRS:
+            stripped = element.value.strip(b" \0")
+            if stripped.strip():  # more than padding and whitespace: a value in any text VR
+                return True
+            if not stripped and vr not in ("AE", "UR"):  # padding only converts to ""
+                return False
+            return not data_set[tag].is_empty  # whitespace or NULs: VR rules differ
         return True  # a defined-length sequence with bytes has an item; numbers, bytes
     return not element.is_empty
 
@@ -524,14 +534,14 @@ def has_value(data_set: Dataset, tag: int) -> bool:
 def peek_text(data_set: Dataset, tag: int) -> str | None:
     """``str(data_set[tag].value)``, or ``None`` when absent or empty.
 
-    Raw single values of ASCII-only VRs (UI, CS, DT, ...) are read from their bytes, trailing
-    padding removed as pydicom does; anything else is converted by pydicom.
+    Raw single values of some ASCII-only VRs (CS, DT, DA, TM, AS) are read from their bytes,
+    trailing padding removed as pydicom does; anything else is converted by pydicom.
     """
     element = _elements(data_set).get(tag)
     if element is None:
         return None
     if isinstance(element, RawDataElement) and element.value is not None \
-            and b"\\" not in element.value and _raw_vr(element) in _ASCII_VRS:
+            and b"\\" not in element.value and _raw_vr(element) in _PEEK_VRS:
         try:
             return element.value.rstrip(b" \0").decode("ascii") or None
         except UnicodeDecodeError:
